@@ -1,0 +1,120 @@
+"""The ASGI application: routes, and the lifespan that owns every long-lived resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from chatd import auth, fanout, ops
+from chatd.hub import Hub
+from chatd.peer import peer_endpoint
+from chatd.seeker import seeker_endpoint
+from chatd.services import Services
+from chatd.store import Store
+from config.logging import get_logger
+from config.settings import Settings
+from peers.sessions import Sessions
+from routing.engine import Engine, new_id
+from routing.keys import Keys
+from routing.risk import RiskMatcher
+from routing.worker import Worker
+
+log = get_logger(__name__)
+SHUTDOWN_CLOSE_S = 5.0
+
+# Extra parts (pages, the SMS bridge) plug in here: routes, and hooks run at start-up.
+Plugin = Callable[[Services, "Worker | None"], Awaitable[None]]
+
+
+def _extra_routes(settings: Settings) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    try:
+        from chatd.pages import page_routes
+    except ImportError:
+        pass
+    else:
+        routes.extend(page_routes(settings))
+    return routes
+
+
+def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web: bool = True) -> Starlette:
+    """The app for ``serve`` (web and worker), ``web`` or ``worker`` (run_web False: ops routes only)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = Redis.from_url(redis_url, health_check_interval=10, socket_connect_timeout=5)
+        store = await Store.open(settings.database)
+        keys = Keys(settings.key_prefix)
+        engine = Engine(redis, settings)
+        hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
+        services = Services(
+            settings=settings, redis=redis, store=store, engine=engine, hub=hub,
+            sessions=Sessions(redis, keys, settings.secret_key, settings.session_ttl_s),
+            risk=RiskMatcher.from_file(settings.risk_phrases), proc_id=new_id()[:12], keys=keys)
+        app.state.services = services
+        worker: Worker | None = None
+        try:
+            await hub.start()
+            hub.add_base_subscriber(keys.ch_queue, fanout.QueueListener(services))
+            hub.add_base_subscriber(keys.ch_sup, fanout.AlertListener(services))
+            if run_web:
+                services.spawn(fanout.heartbeat(services), "heartbeat")
+                services.spawn(fanout.queue_ticker(services), "queue-ticker")
+                services.spawn(fanout.overview_loop(services), "overview")
+            if run_worker:
+                worker = Worker(engine, store, settings)
+            for plugin in app.state.plugins:
+                await plugin(services, worker)
+            if worker is not None:
+                services.spawn(worker.run(), "worker")
+            log.info("process.started", proc=services.proc_id, web=run_web, worker=run_worker)
+            yield
+        finally:
+            log.info("process.stopping", proc=services.proc_id)
+            await _close_sockets(services)
+            await services.stop_tasks()
+            await hub.close()
+            with contextlib.suppress(Exception):
+                await redis.srem(keys.procs, services.proc_id)
+                await redis.delete(keys.proc(services.proc_id))
+            await store.close()
+            await redis.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics),
+    ]
+    if run_web:
+        routes += [
+            Route("/api/login", auth.login, methods=["POST"]),
+            Route("/api/logout", auth.logout, methods=["POST"]),
+            Route("/api/me", auth.me),
+            WebSocketRoute("/ws/seeker", seeker_endpoint),
+            WebSocketRoute("/ws/peer", peer_endpoint),
+            *_extra_routes(settings),
+        ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.plugins = []
+    app.state.settings = settings
+    return app
+
+
+async def _close_sockets(services: Services) -> None:
+    """Graceful shutdown: tell every client to reconnect elsewhere (1012), then wait briefly.
+
+    Closing starts each socket's grace timer, so seekers and peers resume on another process.
+    """
+    conns: list[Any] = [*services.seekers, *services.peers]
+    for conn in conns:
+        conn.close(1012, "service restart")
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SHUTDOWN_CLOSE_S):
+            while services.seekers or services.peers:
+                await asyncio.sleep(0.05)

@@ -1,0 +1,210 @@
+"""The ``chatd`` command: serve, web, worker, supporters, purge (CONTRACT.md section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from redis.asyncio import Redis
+
+from chatd.app import create_app
+from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
+from chatd.store import Store
+from config.logging import configure_logging, get_logger
+from config.settings import Settings, SettingsError
+from peers import accounts
+from peers.errors import PeersError
+from peers.sessions import Sessions
+from routing.archive import purge
+from routing.keys import Keys
+
+log = get_logger("chatd.cli")
+MAX_WS_FRAME = 64 * 1024
+
+
+def _uvicorn(app: object, settings: Settings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+        ws_max_size=MAX_WS_FRAME,
+        # Per-message deflate costs ~300 KiB per socket; chat frames are small.
+        ws_per_message_deflate=False, lifespan="on", server_header=False,
+        timeout_graceful_shutdown=10)
+    return uvicorn.Server(config)
+
+
+def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:
+    app = create_app(settings, redis_url, run_worker=worker, run_web=web)
+    for plugin in _plugins(settings, web=web):
+        app.state.plugins.append(plugin)
+    server = _uvicorn(app, settings)
+    log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
+    server.run()
+    return 0 if server.started else 1
+
+
+async def _worker_main(settings: Settings, redis_url: str) -> int:
+    """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
+    app = create_app(settings, redis_url, run_worker=True, run_web=False)
+    app.state.plugins.extend(_plugins(settings, web=False))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with app.router.lifespan_context(app):
+        await stop.wait()
+    return 0
+
+
+def _plugins(settings: Settings, *, web: bool) -> list[object]:
+    try:
+        from sms.bridge import plugin as sms_plugin
+    except ImportError:
+        return []
+    return [sms_plugin]
+
+
+def cmd_serve(settings: Settings) -> int:
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir)
+        redis_url = embedded.start()
+        log.info("redis.embedded_started", dir=str(embedded.dir))
+    try:
+        if settings.demo_account:
+            asyncio.run(_ensure_demo_account(settings))
+        return _run_server(settings, redis_url, web=True, worker=True)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            log.info("redis.embedded_stopped")
+
+
+async def _ensure_demo_account(settings: Settings) -> None:
+    """On embedded defaults only: a demo supervisor, so a newcomer can try both sides at once."""
+    store = await Store.open(settings.database)
+    try:
+        if await store.list_supporters():
+            return
+        password = secrets.token_urlsafe(12)
+        await accounts.create(store, "demo", "Demo Peer", "supervisor", True, password)
+        print(f"\n  Demo peer account created (embedded defaults only):\n"
+              f"    console: {settings.public_url}/console   username: demo   password: {password}\n"
+              f"  Seeker chat window: {settings.public_url}/\n", flush=True)
+    finally:
+        await store.close()
+
+
+def _require_redis(settings: Settings, command: str) -> str:
+    if settings.redis_url is None:
+        raise SettingsError(f"'chatd {command}' is for deployments with a real Redis: set CHATD_REDIS_URL "
+                            "(or use 'chatd serve', which embeds one)")
+    return settings.redis_url
+
+
+@contextlib.asynccontextmanager
+async def _open_store(settings: Settings) -> AsyncIterator[Store]:
+    store = await Store.open(settings.database)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _kick_user(settings: Settings, username: str) -> None:
+    """End a disabled account's sessions and close its sockets, if the service is running."""
+    url = settings.redis_url or running_url(settings.data_dir)
+    if url is None:
+        return
+    redis = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        keys = Keys(settings.key_prefix)
+        await Sessions(redis, keys, settings.secret_key, settings.session_ttl_s).delete_all(username)
+        await redis.publish(keys.ch_peer(username), "!\tkick\t*")
+    finally:
+        await redis.aclose()
+
+
+async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open_store(settings) as store:
+        if args.action == "add":
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
+            if not args.password_stdin:
+                print("chatd: give the password on standard input with --password-stdin", file=sys.stderr)
+                return 2
+            await accounts.create(store, args.username, args.display_name, args.role, args.trained, password)
+            print(f"added {args.username} ({args.role}{', trained' if args.trained else ''})")
+        elif args.action == "list":
+            for s in await store.list_supporters():
+                flags = ", ".join(f for f, on in (("trained", s.trained), ("disabled", s.disabled)) if on)
+                print(f"{s.username}\t{s.display_name}\t{s.role}\t{flags}")
+        elif args.action == "set-trained":
+            await accounts.set_flags(store, args.username, trained=True)
+            print(f"{args.username} is marked trained")
+        elif args.action == "disable":
+            await accounts.set_flags(store, args.username, disabled=True)
+            await _kick_user(settings, args.username)
+            print(f"{args.username} is disabled; its sessions have ended")
+    return 0
+
+
+async def cmd_purge(settings: Settings) -> int:
+    async with _open_store(settings) as store:
+        deleted = await purge(store, settings)
+    print(f"deleted {deleted} message texts of conversations ended more than "
+          f"{settings.retention_days} days ago")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatd", description="Real-time chat and text peer support.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="web server and worker in one process (embedded Redis unless CHATD_REDIS_URL)")
+    sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL)")
+    sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
+    sub.add_parser("purge", help="apply the retention policy now")
+    sup = sub.add_parser("supporters", help="peer supporter accounts")
+    ssub = sup.add_subparsers(dest="action", required=True)
+    add = ssub.add_parser("add", help="create an account (password on standard input)")
+    add.add_argument("username")
+    add.add_argument("--display-name", required=True)
+    add.add_argument("--role", choices=accounts.ROLES, default="peer")
+    add.add_argument("--trained", action="store_true")
+    add.add_argument("--password-stdin", action="store_true")
+    ssub.add_parser("list", help="list accounts")
+    for name in ("set-trained", "disable"):
+        p = ssub.add_parser(name)
+        p.add_argument("username")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(cwd=Path.cwd())
+        configure_logging(settings.log_format, settings.log_level)
+        if args.command == "serve":
+            return cmd_serve(settings)
+        if args.command == "web":
+            return _run_server(settings, _require_redis(settings, "web"), web=True, worker=False)
+        if args.command == "worker":
+            return asyncio.run(_worker_main(settings, _require_redis(settings, "worker")))
+        if args.command == "supporters":
+            return asyncio.run(cmd_supporters(settings, args))
+        if args.command == "purge":
+            return asyncio.run(cmd_purge(settings))
+    except (SettingsError, EmbeddedRedisError, PeersError) as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""One client socket: a bounded outbound queue with one writer task, a rate limit, and cleanup.
+
+Overflow policy: a socket whose outbound queue is full (the client stopped reading) is closed
+with 1013 rather than slowing anyone else; the client resumes and replays what it missed.
+Every task a connection starts is owned by it, and cancelled and awaited when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from chatd.wire import WireError, error_frame
+from config.logging import get_logger
+from routing.engine import new_id
+from routing.errors import RoutingError
+
+if TYPE_CHECKING:
+    from chatd.services import Services
+
+log = get_logger(__name__)
+
+SEND_QUEUE_MAX = 1024
+CLOSE_TIMEOUT_S = 5.0
+# A token bucket that never refuses 5 frames a second (contract), with room for short bursts.
+RATE_PER_S = 8.0
+RATE_BURST = 20.0
+MAX_REFUSED_IN_A_ROW = 200
+
+
+class TokenBucket:
+    def __init__(self, rate_per_s: float, burst: float) -> None:
+        self.rate, self.burst = rate_per_s, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Connection:
+    """Base of seeker and peer sockets."""
+
+    kind = "socket"
+
+    def __init__(self, ws: WebSocket, services: Services) -> None:
+        self.ws = ws
+        self.services = services
+        self.id = new_id()[:16]
+        self._out: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_MAX)
+        self._seen: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self.close_code: int | None = None
+        self.bucket = TokenBucket(RATE_PER_S, RATE_BURST)
+        self._refused = 0
+
+    # --- outbound ---------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        """Queue a frame; a full queue closes the socket (overflow policy above)."""
+        if self.close_code is not None:
+            return
+        try:
+            self._out.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("socket.overflow", kind=self.kind)
+            self.close(1013, "too slow: reconnect to resume")
+
+    def send_error(self, code: str, message: str) -> None:
+        self.send(error_frame(code, message))
+
+    def deliver(self, channel: str, data: str) -> None:
+        """An envelope from the hub: drop replayed duplicates by seq, then handle the frame."""
+        seq_s, conv, frame = data.split("\t", 2)
+        if seq_s == "!":
+            self.on_control(conv, frame)
+            return
+        seq = int(seq_s)
+        if seq:
+            if seq <= self._seen.get(conv, 0):
+                return
+            self._seen[conv] = seq
+        self.on_frame(channel, conv, frame)
+
+    def mark_seen(self, conv: str, seq: int) -> None:
+        if seq > self._seen.get(conv, 0):
+            self._seen[conv] = seq
+
+    def on_frame(self, channel: str, conv: str, frame: str) -> None:
+        self.send(frame)
+
+    def on_control(self, kind: str, arg: str) -> None:
+        """A control envelope (``!<TAB>kind<TAB>arg``), e.g. a session kick."""
+
+    def resync(self) -> None:
+        """The hub lost events; subclasses catch up from Redis."""
+
+    async def _writer(self) -> None:
+        while True:
+            text = await self._out.get()
+            await self.ws.send_text(text)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start a task this connection owns (cancelled and awaited when it ends)."""
+        task = asyncio.create_task(coro, name=f"{self.kind}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
+                log.error("socket.task_failed", kind=self.kind, task=task.get_name(), error=type(exc).__name__)
+            self.close(1011, "internal error")
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close from the server side (idempotent); the reader ends once the close completes."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.spawn(self._close(code, reason), "close")
+
+    async def _close(self, code: int, reason: str) -> None:
+        # Let frames already queued (an error, an 'ended') go out first, briefly.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while not self._out.empty():
+                    await asyncio.sleep(0.01)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                if self.ws.application_state == WebSocketState.CONNECTED:
+                    await self.ws.close(code, reason)
+        # A client that never answers the close does not hold the reader forever.
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+
+    async def run(self) -> None:
+        """Serve the socket until it closes, then clean up (always)."""
+        self.spawn(self._writer(), "writer")
+        self._reader = asyncio.create_task(self._read_loop(), name=f"{self.kind}-reader")
+        try:
+            await asyncio.wait([self._reader])
+            if not self._reader.cancelled() and self._reader.exception() is not None:
+                log.error("socket.reader_failed", kind=self.kind, error=type(self._reader.exception()).__name__)
+        finally:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            await self._cleanup()
+
+    async def _read_loop(self) -> None:
+        try:
+            await self.opened()
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    self.send_error("bad_request", "only text frames are accepted")
+                    continue
+                if not self.bucket.take():
+                    self._refused += 1
+                    if self._refused > MAX_REFUSED_IN_A_ROW:
+                        self.close(1008, "rate limit")
+                    else:
+                        self.send_error("rate_limited", "too many frames: slow down")
+                    continue
+                self._refused = 0
+                await self.dispatch(text)
+        except WebSocketDisconnect:
+            return
+
+    async def dispatch(self, text: str) -> None:
+        try:
+            await self.handle(text)
+        except (WireError, RoutingError) as exc:
+            self.send_error(exc.code, exc.message)
+
+    async def _cleanup(self) -> None:
+        try:
+            await asyncio.shield(self.closed())
+        except Exception:
+            log.exception("socket.cleanup_failed", kind=self.kind)
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- hooks ------------------------------------------------------------------------------
+    async def opened(self) -> None:
+        """After accept, before the first frame is read."""
+
+    async def handle(self, text: str) -> None:
+        raise NotImplementedError
+
+    async def closed(self) -> None:
+        """After the socket closed: release presence and subscriptions."""
+
+
+def parse_json(frame: str) -> dict[str, Any]:
+    value = json.loads(frame)
+    return value if isinstance(value, dict) else {}

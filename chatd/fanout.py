@@ -1,0 +1,165 @@
+"""Process-level fan-out: queue status to waiting seekers and peers, alerts and an overview to
+supervisors, and this process's presence heartbeat.
+
+Queue changes arrive as events on ``P:ev:queue``; the ticker answers them at most once a second
+(contract), recomputing positions for this process's waiting seekers in one pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from chatd import wire
+from chatd.services import Services
+from config.logging import get_logger
+
+log = get_logger(__name__)
+TICK_S = 1.0
+HEARTBEAT_S = 3.0
+HEARTBEAT_TTL_S = 10
+OVERVIEW_EVERY_S = 2.0
+OVERVIEW_LIMIT = 200
+
+
+class QueueListener:
+    """Subscriber on the queue channel: marks the ticker dirty."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def deliver(self, channel: str, data: str) -> None:
+        self.services.queue_dirty.set()
+
+    def resync(self) -> None:
+        self.services.queue_dirty.set()
+
+
+class AlertListener:
+    """Subscriber on the supervisors' channel: alerts to this process's supervisors on shift."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def deliver(self, channel: str, data: str) -> None:
+        frame = data.split("\t", 2)[2]
+        for sup in self.services.supervisors():
+            sup.alert(frame)
+
+    def resync(self) -> None:
+        pass
+
+
+async def queue_ticker(services: Services) -> None:
+    """Send changed queue figures to local sockets, at most once a second."""
+    while True:
+        try:
+            await services.queue_dirty.wait()
+            services.queue_dirty.clear()
+            await _tick(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("ticker.failed", error=type(exc).__name__)
+        await asyncio.sleep(TICK_S)
+
+
+async def _tick(services: Services) -> None:
+    waiting_conns = [c for c in services.seekers if c.waiting and c.conv is not None]
+    convs = [c.conv for c in waiting_conns if c.conv is not None]
+    positions, peers_on = await services.engine.positions(convs)
+    for conn, position in zip(waiting_conns, positions, strict=True):
+        if position is None:
+            continue
+        status = (position, peers_on)
+        if status != conn.last_status:
+            conn.last_status = status
+            conn.send(wire.frame("status", state="waiting", position=position, peers_on_shift=peers_on))
+    if services.peers:
+        waiting, on = await services.engine.queue_counts()
+        for peer in list(services.peers):
+            if peer.last_queue != (waiting, on):
+                peer.last_queue = (waiting, on)
+                peer.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
+
+
+async def overview_loop(services: Services) -> None:
+    """Every few seconds, while a supervisor is connected here: peers, queue and live conversations."""
+    while True:
+        await asyncio.sleep(OVERVIEW_EVERY_S)
+        sups = services.supervisors()
+        if not sups:
+            continue
+        try:
+            frame = await build_overview(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("overview.failed", error=type(exc).__name__)
+            continue
+        for sup in sups:
+            sup.send(frame)
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
+
+
+async def build_overview(services: Services) -> str:
+    k, redis = services.keys, services.redis
+    peers = sorted(_s(p) for p in await redis.smembers(k.shifting))
+    live = sorted(_s(c) for c in await redis.smembers(k.live))[:OVERVIEW_LIMIT]
+    async with redis.pipeline(transaction=False) as pipe:
+        for p in peers:
+            pipe.hmget(k.peer(p), ["state", "capacity", "active", "display"])
+        for c in live:
+            pipe.hmget(k.conv(c), ["state", "channel", "peer", "queued", "risk", "escalated", "label"])
+        pipe.zcard(k.queue)
+        replies = await pipe.execute()
+    now_ms = int(time.time() * 1000)
+    peer_rows = [{"username": p, "state": _s(r[0]) or "off", "capacity": int(r[1] or 0),
+                  "active": int(r[2] or 0), "display_name": _s(r[3]) or p}
+                 for p, r in zip(peers, replies[:len(peers)], strict=True)]
+    conv_rows = []
+    for c, r in zip(live, replies[len(peers):-1], strict=True):
+        state = _s(r[0])
+        if state in ("", "new"):
+            continue
+        conv_rows.append({"conversation": c, "state": state, "channel": _s(r[1]), "peer": _s(r[2]) or None,
+                          "waited_s": max(0, (now_ms - int(r[3] or now_ms)) // 1000) if r[3] else 0,
+                          "risk": _s(r[4]) == "1", "escalated": [x for x in _s(r[5]).split(",") if x],
+                          "label": _s(r[6]) or None})
+    return json.dumps({"type": "overview", "peers": peer_rows, "waiting": int(replies[-1]),
+                       "conversations": conv_rows}, ensure_ascii=False)
+
+
+async def heartbeat(services: Services) -> None:
+    """Keep this process's heartbeat key alive; the worker treats a missing one as a dead process.
+
+    If the key had vanished (Redis lost it, or the worker swept this process while it was
+    stalled), every local socket attaches again, so no live socket is left to a grace timer.
+    """
+    k = services.keys
+    while True:
+        try:
+            async with services.redis.pipeline(transaction=True) as pipe:
+                pipe.set(k.proc(services.proc_id), "1", ex=HEARTBEAT_TTL_S, get=True)
+                pipe.sadd(k.procs, services.proc_id)
+                previous, _ = await pipe.execute()
+            if previous is None:
+                await reattach_all(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("heartbeat.failed", error=type(exc).__name__)
+        await asyncio.sleep(HEARTBEAT_S)
+
+
+async def reattach_all(services: Services) -> None:
+    for seeker in list(services.seekers):
+        if seeker.conv is not None:
+            await services.engine.attach("seeker", seeker.conv, seeker.id, services.proc_id)
+    for peer in list(services.peers):
+        await services.engine.attach("peer", peer.user, peer.id, services.proc_id)

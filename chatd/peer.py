@@ -1,0 +1,248 @@
+"""The peer console's socket, ``/ws/peer`` (CONTRACT.md section 3).
+
+The handshake is refused with HTTP 403 unless the ``Origin`` equals the public URL's origin and
+the ``chatd_session`` cookie names a live session of an enabled account. A logged-out session
+or a disabled account closes the socket with 4401: at once through a kick event, and within
+``SESSION_CHECK_S`` through a periodic check should that event be missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.websockets import WebSocket
+
+from chatd import wire
+from chatd.connection import Connection, parse_json
+from chatd.services import Services
+from chatd.store import Supporter
+from config.logging import get_logger
+from peers.sessions import COOKIE_NAME
+from routing.engine import iso_now, now_ms
+from routing.errors import RoutingError
+from routing.states import ConvState, ShiftAction
+
+log = get_logger(__name__)
+SESSION_CHECK_S = 2.0
+TYPING_EVERY_S = 1.0
+
+
+class PeerConnection(Connection):
+    kind = "peer"
+
+    def __init__(self, ws: WebSocket, services: Services, supporter: Supporter, session_hash: str) -> None:
+        super().__init__(ws, services)
+        self.supporter = supporter
+        self.user = supporter.username
+        self.session_hash = session_hash
+        self.shift_state = "off"
+        self.monitoring: set[str] = set()
+        self.last_queue: tuple[int, int] | None = None
+        self._typing_at: dict[str, float] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def opened(self) -> None:
+        s = self.services
+        s.peers.add(self)
+        await s.hub.subscribe(s.keys.ch_peer(self.user), self)
+        await s.engine.attach("peer", self.user, self.id, s.proc_id)
+        await self._send_state()
+        self.spawn(self._session_watch(), "session-watch")
+        log.info("peer.connected", peer=self.user)
+
+    async def _send_state(self) -> None:
+        """shift, then assigned (with history) for each active conversation, then pending offers."""
+        engine = self.services.engine
+        shift = await engine.shift_frame(self.user)
+        self.shift_state = parse_json(shift).get("state", "off")
+        convs = await engine.peer_conversations(self.user)
+        # A console that comes back to a shift gets its state; a fresh one starts off, and its
+        # first shift frame is the answer to its first shift command.
+        if self.shift_state != "off" or convs:
+            self.send(shift)
+        for conv in convs:
+            frame = await engine.assigned_frame(conv)
+            if frame is not None:
+                self._mark_history(conv, frame)
+                self.send(frame)
+        for offer in await engine.peer_offers(self.user):
+            self.send(offer)
+        waiting, on = await engine.queue_counts()
+        self.last_queue = (waiting, on)
+        self.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
+
+    def _mark_history(self, conv: str, frame: str) -> None:
+        history = parse_json(frame).get("history") or []
+        if history:
+            self.mark_seen(conv, int(history[-1]["seq"]))
+
+    async def _session_watch(self) -> None:
+        while True:
+            await asyncio.sleep(SESSION_CHECK_S)
+            if not await self.services.sessions.alive(self.session_hash):
+                self.close(4401, "session ended")
+                return
+
+    async def closed(self) -> None:
+        s = self.services
+        s.peers.discard(self)
+        for conv in list(self.monitoring):
+            await s.hub.unsubscribe(s.keys.ch_monitor(conv), self)
+        await s.hub.unsubscribe(s.keys.ch_peer(self.user), self)
+        await s.engine.detach("peer", self.user, self.id, s.proc_id)
+        log.info("peer.disconnected", peer=self.user)
+
+    # --- frames from the hub ------------------------------------------------------------------
+    def on_frame(self, channel: str, conv: str, frame: str) -> None:
+        # Inside a JSON string a quote is escaped, so these substrings only match a frame's type.
+        if '"type":"assigned"' in frame:
+            self._mark_history(conv, frame)
+        elif '"type":"shift"' in frame:
+            obj = parse_json(frame)
+            if obj.get("type") == "shift":
+                self.shift_state = str(obj.get("state", "off"))
+        self.send(frame)
+
+    def on_control(self, kind: str, arg: str) -> None:
+        if kind == "kick" and arg in ("*", self.session_hash):
+            self.close(4401, "session ended")
+
+    def resync(self) -> None:
+        self.spawn(self._send_state(), "resync")
+
+    def alert(self, frame: str) -> None:
+        """A supervisor alert; only supervisors on shift get them (contract)."""
+        if self.supporter.is_supervisor and self.shift_state == "on":
+            self.send(frame)
+
+    # --- frames from the client ---------------------------------------------------------------
+    async def handle(self, text: str) -> None:  # noqa: C901 - one branch per message type
+        msg = wire.parse_peer(text)
+        s, engine, user = self.services, self.services.engine, self.user
+        if isinstance(msg, wire.Shift):
+            await self._shift(msg)
+        elif isinstance(msg, wire.Accept):
+            conv = await engine.accept(msg.offer, user)
+            log.info("offer.accepted", conversation=conv, peer=user)
+            await s.store.audit(user, "accept", conv, "", now_ms())
+        elif isinstance(msg, wire.Decline):
+            await engine.decline(msg.offer, user)
+            log.info("offer.declined", peer=user)
+        elif isinstance(msg, wire.PeerMessage):
+            result = await engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id, actor=user)
+            self.mark_seen(msg.conversation, result.seq)
+            self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
+        elif isinstance(msg, wire.PeerTyping):
+            await self._require_assigned(msg.conversation)
+            now = time.monotonic()
+            if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
+                self._typing_at[msg.conversation] = now
+                await s.redis.publish(s.keys.ch_seeker(msg.conversation), f"0\t{msg.conversation}\t"
+                                      + wire.frame("typing"))
+        elif isinstance(msg, wire.PeerEnd):
+            if not await engine.end(msg.conversation, "peer", actor=user, outcome=msg.outcome):
+                raise RoutingError("not_allowed", "the conversation has already ended")
+            log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
+            await s.store.audit(user, "end", msg.conversation, msg.outcome, now_ms())
+        elif isinstance(msg, wire.Escalate):
+            await self._require_assigned(msg.conversation)
+            await engine.escalate(msg.conversation, "peer")
+            log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
+            await s.store.audit(user, "escalate", msg.conversation, "", now_ms())
+        elif isinstance(msg, wire.Transfer):
+            await self._transfer(msg)
+        elif isinstance(msg, wire.Note):
+            await self._require_assigned(msg.conversation)
+            await self._note(msg.conversation, msg.text, whisper=False, to_peer=user)
+            await s.store.audit(user, "note", msg.conversation, "", now_ms())
+        elif isinstance(msg, wire.Monitor):
+            await self._monitor(msg.conversation)
+        elif isinstance(msg, wire.Whisper):
+            self._require_supervisor()
+            info = await engine.info(msg.conversation)
+            if info is None or info.state != ConvState.ACTIVE or not info.peer:
+                raise RoutingError("not_available", "that conversation has no assigned peer")
+            await self._note(msg.conversation, msg.text, whisper=True, to_peer=info.peer)
+            await s.store.audit(user, "whisper", msg.conversation, "", now_ms())
+
+    async def _require_assigned(self, conv: str) -> None:
+        info = await self.services.engine.info(conv)
+        if info is None or info.state != ConvState.ACTIVE or info.peer != self.user:
+            raise RoutingError("not_allowed", "that conversation is not assigned to you")
+
+    def _require_supervisor(self) -> None:
+        if not self.supporter.is_supervisor:
+            raise RoutingError("not_allowed", "supervisors only")
+
+    async def _shift(self, msg: wire.Shift) -> None:
+        s = self.services
+        # Trained and enabled are read from the database now, not from login time.
+        current = await s.store.get_supporter(self.user)
+        if current is None or current.disabled:
+            self.close(4401, "account disabled")
+            return
+        if not current.trained:
+            raise RoutingError("not_allowed", "only trained accounts may go on shift")
+        action = ShiftAction(msg.action)
+        before, after = await s.engine.shift(self.user, action, capacity=msg.capacity,
+                                             display=current.display_name, role=current.role)
+        log.info("shift.changed", peer=self.user, before=before.value, after=after.value, capacity=msg.capacity)
+        if action == ShiftAction.START:
+            await s.store.shift_started(self.user, msg.capacity, now_ms())
+        elif action == ShiftAction.END:
+            await s.store.shift_ended(self.user, now_ms())
+
+    async def _transfer(self, msg: wire.Transfer) -> None:
+        s = self.services
+        await self._require_assigned(msg.conversation)
+        if msg.to is not None:
+            target = await s.store.get_supporter(msg.to)
+            if target is None or target.disabled:
+                raise RoutingError("not_available", "that peer is not on shift with a free slot")
+        await s.engine.release(msg.conversation, self.user, msg.to)
+        log.info("conversation.transferred", conversation=msg.conversation, peer=self.user,
+                 to_queue=msg.to is None)
+        await s.store.audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
+
+    async def _note(self, conv: str, text: str, *, whisper: bool, to_peer: str) -> None:
+        s = self.services
+        frame = wire.frame("note", conversation=conv, **{"from": self.supporter.display_name}, text=text,
+                           at=iso_now(), whisper=whisper)
+        envelope = f"0\t{conv}\t{frame}"
+        # Notes and whispers go to peer and monitor channels only: never to a seeker channel.
+        async with s.redis.pipeline(transaction=False) as pipe:
+            pipe.publish(s.keys.ch_peer(to_peer), envelope)
+            pipe.publish(s.keys.ch_monitor(conv), envelope)
+            if whisper and to_peer != self.user:
+                pipe.publish(s.keys.ch_peer(self.user), envelope)
+            await pipe.execute()
+
+    async def _monitor(self, conv: str) -> None:
+        self._require_supervisor()
+        s = self.services
+        info = await s.engine.info(conv)
+        if info is None or info.state == ConvState.ENDED:
+            raise RoutingError("not_available", "no live conversation with that id")
+        if conv not in self.monitoring:
+            self.monitoring.add(conv)
+            await s.hub.subscribe(s.keys.ch_monitor(conv), self)
+        frame = await s.engine.assigned_frame(conv, "monitoring")
+        if frame is not None:
+            self._mark_history(conv, frame)
+            self.send(frame)
+        await s.store.audit(self.user, "monitor", conv, "", now_ms())
+
+
+async def peer_endpoint(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    origin = ws.headers.get("origin")
+    session_hash = services.sessions.parse(ws.cookies.get(COOKIE_NAME))
+    user = await services.sessions.lookup(session_hash) if session_hash else None
+    supporter = await services.store.get_supporter(user) if user else None
+    if origin != services.settings.public_origin or supporter is None or supporter.disabled or not session_hash:
+        log.info("peer.refused", origin_ok=origin == services.settings.public_origin, session_ok=user is not None)
+        await ws.close(code=1008)  # before accept: the server answers the handshake with HTTP 403
+        return
+    await ws.accept()
+    await PeerConnection(ws, services, supporter, session_hash).run()

@@ -1,0 +1,196 @@
+"""The seeker's socket, ``/ws/seeker`` (CONTRACT.md section 2)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from starlette.websockets import WebSocket
+
+from chatd import wire
+from chatd.connection import Connection, parse_json
+from chatd.services import Services
+from config.logging import get_logger
+from routing.engine import new_id
+from routing.errors import RoutingError
+from routing.states import ConvState
+
+log = get_logger(__name__)
+TYPING_EVERY_S = 1.0
+
+
+class SeekerConnection(Connection):
+    kind = "seeker"
+
+    def __init__(self, ws: WebSocket, services: Services) -> None:
+        super().__init__(ws, services)
+        self.conv: str | None = None
+        self.token: str | None = None
+        self.lang = "en"
+        self.waiting = False
+        self.last_status: tuple[int, int] | None = None
+        self._typing_at = 0.0
+
+    async def opened(self) -> None:
+        self.services.seekers.add(self)
+        self.spawn(self._hello_deadline(), "hello-deadline")
+
+    async def _hello_deadline(self) -> None:
+        await _sleep(self.services.settings.hello_timeout_s)
+        if self.conv is None:
+            self.close(4408, "no hello")
+
+    async def closed(self) -> None:
+        self.services.seekers.discard(self)
+        if self.conv is not None:
+            await self.services.hub.unsubscribe(self.services.keys.ch_seeker(self.conv), self)
+            await self.services.engine.detach("seeker", self.conv, self.id, self.services.proc_id)
+
+    # --- frames from the hub ------------------------------------------------------------------
+    def on_frame(self, channel: str, conv: str, frame: str) -> None:
+        if '"status"' in frame or '"ended"' in frame:
+            obj = parse_json(frame)
+            if obj.get("type") == "status":
+                self.waiting = obj.get("state") == "waiting"
+                if self.waiting:
+                    status = (int(obj.get("position", 0)), int(obj.get("peers_on_shift", 0)))
+                    if status == self.last_status:
+                        return
+                    self.last_status = status
+            elif obj.get("type") == "ended":
+                self.waiting = False
+        self.send(frame)
+
+    def resync(self) -> None:
+        if self.conv is not None:
+            self.spawn(self._replay(self.conv, self._seen.get(self.conv, 0)), "resync")
+
+    # --- frames from the client ---------------------------------------------------------------
+    async def handle(self, text: str) -> None:
+        msg = wire.parse_seeker(text)
+        if isinstance(msg, wire.Hello):
+            await self._hello(msg)
+            return
+        if self.conv is None:
+            raise wire.WireError("bad_request", "say hello first")
+        conv = self.conv
+        engine = self.services.engine
+        if isinstance(msg, wire.SeekerMessage):
+            await self._message(conv, msg)
+        elif isinstance(msg, wire.Typing):
+            now = time.monotonic()
+            if now - self._typing_at >= TYPING_EVERY_S:
+                self._typing_at = now
+                info = await engine.info(conv)
+                if info is not None and info.state == ConvState.ACTIVE and info.peer:
+                    await self.services.redis.publish(
+                        self.services.keys.ch_peer(info.peer), f"0\t{conv}\t" + wire.frame("typing", conversation=conv))
+        elif isinstance(msg, wire.SeekerEnd):
+            if not await engine.end(conv, "seeker"):
+                raise RoutingError("not_allowed", "the conversation has already ended")
+            log.info("conversation.ended", conversation=conv, by="seeker")
+        elif isinstance(msg, wire.Survey):
+            await self._require_ended(conv)
+            await engine.set_survey(conv, msg.rating)
+            await self.services.store.set_survey(conv, msg.rating)
+        elif isinstance(msg, wire.Forget):
+            await self._require_ended(conv)
+            await engine.forget(conv)
+            await self.services.store.forget(conv)
+            log.info("conversation.forgotten", conversation=conv)
+            self.send(wire.frame("forgotten"))
+
+    async def _require_ended(self, conv: str) -> None:
+        info = await self.services.engine.info(conv)
+        if info is None or info.state != ConvState.ENDED:
+            raise RoutingError("not_allowed", "only after the conversation has ended")
+
+    async def _hello(self, hello: wire.Hello) -> None:
+        if self.conv is not None:
+            raise wire.WireError("bad_request", "hello was already said on this socket")
+        s, engine = self.services.settings, self.services.engine
+        if hello.resume is not None:
+            conv = await engine.resume(hello.resume)
+            if conv is None:
+                raise RoutingError("unknown_resume", "no conversation to resume with that token")
+            token = hello.resume
+        else:
+            conv, token = await engine.create_conversation("web", hello.lang)
+            log.info("conversation.created", conversation=conv, channel="web", lang=hello.lang)
+        info = await engine.info(conv)
+        if info is None:
+            raise RoutingError("unknown_resume", "no conversation to resume with that token")
+        self.conv, self.token, self.lang = conv, token, info.lang
+        # Subscribe before reading history, so nothing published in between is missed.
+        await self.services.hub.subscribe(self.services.keys.ch_seeker(conv), self)
+        await engine.attach("seeker", conv, self.id, self.services.proc_id)
+        self.send(wire.frame("welcome", conversation=conv, resume=token, crisis_line=s.crisis_line,
+                             crisis_email=s.crisis_email, lang=info.lang))
+        if hello.resume is not None:
+            log.info("conversation.resumed", conversation=conv)
+            await self._replay(conv, hello.last_seq)
+
+    async def _replay(self, conv: str, after_seq: int) -> None:
+        """Messages after ``after_seq``, then the current status (resume and resync)."""
+        engine = self.services.engine
+        for stored in await engine.history(conv, after_seq):
+            seq = int(json.loads(stored)["seq"])
+            if seq > self._seen.get(conv, 0):
+                self.mark_seen(conv, seq)
+                self.send('{"type":"message",' + stored[1:])
+        info = await engine.info(conv)
+        if info is None:
+            return
+        if info.escalated:
+            s = self.services.settings
+            from routing.texts import escalation_text
+            reason = info.escalated[-1]
+            self.send(wire.frame("escalation", reason=reason, crisis_line=s.crisis_line, crisis_email=s.crisis_email,
+                                 text=escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)))
+        if info.state in (ConvState.WAITING, ConvState.OFFERED):
+            self.waiting = True
+            (position,), peers_on = await engine.positions([conv])
+            self.last_status = (position or 0, peers_on)
+            self.send(wire.frame("status", state="waiting", position=position or 0, peers_on_shift=peers_on))
+        elif info.state == ConvState.ACTIVE:
+            self.waiting = False
+            name = await self.services.redis.hget(self.services.keys.conv(conv), "peer_name")
+            self.send(wire.frame("status", state="active", peer=(name or b"").decode()))
+        elif info.state == ConvState.ENDED:
+            self.waiting = False
+            by = await self.services.redis.hget(self.services.keys.conv(conv), "ended_by")
+            self.send(wire.frame("ended", by=(by or b"system").decode()))
+
+    async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
+        services = self.services
+        risk = services.risk.matches(msg.text)
+        try:
+            result = await services.engine.append(conv, "seeker", msg.text, client_id=msg.client_id, risk=risk)
+        except RoutingError as exc:
+            if exc.message == "the conversation has ended":
+                raise RoutingError("not_allowed", "the conversation has ended") from None
+            raise
+        self.mark_seen(conv, result.seq)
+        self.send(wire.frame("ack", client_id=msg.client_id, seq=result.seq))
+        if result.duplicate:
+            return
+        if result.queued:
+            log.info("conversation.queued", conversation=conv, risk=risk)
+            if result.peers_on_shift == 0:
+                await services.engine.escalate(conv, "no_peer_on_shift")
+                log.info("conversation.escalated", conversation=conv, reason="no_peer_on_shift")
+        if risk and await services.engine.escalate(conv, "risk"):
+            log.info("conversation.escalated", conversation=conv, reason="risk")
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+    await asyncio.sleep(seconds)
+
+
+async def seeker_endpoint(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    await ws.accept()
+    conn = SeekerConnection(ws, services)
+    conn.id = new_id()[:16]
+    await conn.run()

@@ -1,0 +1,273 @@
+"""The durable records, in SQLite (aiosqlite, WAL). Every SQL statement of chatd is here.
+
+Accounts, shifts, one row per conversation, archived messages (subject to retention), texters'
+opt-outs by number hash, and an audit log of peer and supervisor actions. Several processes on
+one machine share the file: WAL lets readers run beside the one writer, and busy_timeout makes
+a writer wait for the lock instead of failing. The interface is narrow so that another
+database can stand behind it later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS supporters (
+    username      TEXT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('peer', 'supervisor', 'admin')),
+    trained       INTEGER NOT NULL DEFAULT 0,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shifts (
+    id         INTEGER PRIMARY KEY,
+    username   TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms   INTEGER,
+    capacity   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id           TEXT PRIMARY KEY,
+    channel      TEXT,
+    lang         TEXT,
+    created_ms   INTEGER,
+    queued_ms    INTEGER,
+    accepted_ms  INTEGER,
+    ended_ms     INTEGER,
+    ended_by     TEXT,
+    outcome      TEXT,
+    wait_s       REAL,
+    peer         TEXT,
+    escalations  TEXT,
+    risk         INTEGER,
+    survey       INTEGER,
+    label        TEXT,
+    number_hash  TEXT,
+    forgotten    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS conversations_ended ON conversations (ended_ms);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    PRIMARY KEY (conversation, seq)
+);
+CREATE TABLE IF NOT EXISTS sms_optouts (
+    number_hash TEXT PRIMARY KEY,
+    at_ms       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id           INTEGER PRIMARY KEY,
+    at_ms        INTEGER NOT NULL,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    conversation TEXT,
+    detail       TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Supporter:
+    username: str
+    display_name: str
+    role: str
+    trained: bool
+    disabled: bool
+    password_hash: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    seq: int
+    sender: str
+    text: str
+    at: str
+
+
+class Store:
+    """One SQLite connection (aiosqlite runs it on its own thread)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path), timeout=30)
+        await db.execute("PRAGMA busy_timeout = 30000")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.executescript(SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        async with self.db.execute("SELECT 1") as cur:
+            await cur.fetchone()
+
+    # --- supporters -------------------------------------------------------------------------
+    async def add_supporter(self, username: str, display_name: str, role: str, trained: bool,
+                            password_hash: str, now_ms: int) -> None:
+        await self.db.execute(
+            "INSERT INTO supporters (username, display_name, role, trained, disabled, password_hash,"
+            " created_ms) VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (username, display_name, role, int(trained), password_hash, now_ms))
+        await self.db.commit()
+
+    async def get_supporter(self, username: str) -> Supporter | None:
+        async with self.db.execute(
+                "SELECT username, display_name, role, trained, disabled, password_hash FROM supporters"
+                " WHERE username = ?", (username,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Supporter(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+
+    async def list_supporters(self) -> list[Supporter]:
+        async with self.db.execute(
+                "SELECT username, display_name, role, trained, disabled, password_hash FROM supporters"
+                " ORDER BY username") as cur:
+            rows = await cur.fetchall()
+        return [Supporter(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows]
+
+    async def update_supporter(self, username: str, *, trained: bool | None = None,
+                               disabled: bool | None = None, password_hash: str | None = None) -> bool:
+        """Change flags or the password hash; False when there is no such account."""
+        sets: list[str] = []
+        params: list[Any] = []
+        for column, value in (("trained", trained), ("disabled", disabled), ("password_hash", password_hash)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(int(value) if isinstance(value, bool) else value)
+        if not sets:
+            return await self.get_supporter(username) is not None
+        cur = await self.db.execute(f"UPDATE supporters SET {', '.join(sets)} WHERE username = ?",  # noqa: S608
+                                    (*params, username))
+        await self.db.commit()
+        return cur.rowcount > 0
+
+    # --- shifts and audit -------------------------------------------------------------------
+    async def shift_started(self, username: str, capacity: int, now_ms: int) -> None:
+        async with self.db.execute("SELECT id FROM shifts WHERE username = ? AND ended_ms IS NULL",
+                                   (username,)) as cur:
+            open_row = await cur.fetchone()
+        if open_row is None:
+            await self.db.execute("INSERT INTO shifts (username, started_ms, capacity) VALUES (?, ?, ?)",
+                                  (username, now_ms, capacity))
+        else:
+            await self.db.execute("UPDATE shifts SET capacity = ? WHERE id = ?", (capacity, open_row[0]))
+        await self.db.commit()
+
+    async def shift_ended(self, username: str, now_ms: int) -> None:
+        await self.db.execute("UPDATE shifts SET ended_ms = ? WHERE username = ? AND ended_ms IS NULL",
+                              (now_ms, username))
+        await self.db.commit()
+
+    async def audit(self, actor: str, action: str, conversation: str | None, detail: str, now_ms: int) -> None:
+        await self.db.execute(
+            "INSERT INTO audit (at_ms, actor, action, conversation, detail) VALUES (?, ?, ?, ?, ?)",
+            (now_ms, actor, action, conversation, detail))
+        await self.db.commit()
+
+    async def audit_log(self, conversation: str | None = None) -> list[tuple[str, str, str | None, str]]:
+        sql = "SELECT actor, action, conversation, detail FROM audit"
+        params: tuple[Any, ...] = ()
+        if conversation is not None:
+            sql += " WHERE conversation = ?"
+            params = (conversation,)
+        async with self.db.execute(sql + " ORDER BY id", params) as cur:
+            return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+    # --- conversations ----------------------------------------------------------------------
+    async def archive_conversation(self, row: dict[str, Any], messages: Sequence[ArchivedMessage]) -> None:
+        """Upsert the conversation's row and its messages; safe to repeat (idempotent)."""
+        columns = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
+                   "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
+                   "forgotten")
+        values = [row.get(c) for c in columns]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
+        await self.db.execute(
+            f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+            f" ON CONFLICT(id) DO UPDATE SET {updates},"
+            " survey = COALESCE(excluded.survey, conversations.survey),"
+            " forgotten = MAX(excluded.forgotten, conversations.forgotten)", values)
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
+            [(row["id"], m.seq, m.sender, m.text, m.at) for m in messages])
+        await self.db.commit()
+
+    async def conversation(self, conv: str) -> dict[str, Any] | None:
+        async with self.db.execute("SELECT * FROM conversations WHERE id = ?", (conv,)) as cur:
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            names = [d[0] for d in cur.description]
+        result = dict(zip(names, row, strict=True))
+        result["escalations"] = json.loads(result["escalations"] or "[]")
+        return result
+
+    async def messages(self, conv: str) -> list[ArchivedMessage]:
+        async with self.db.execute("SELECT seq, sender, text, at FROM messages WHERE conversation = ?"
+                                   " ORDER BY seq", (conv,)) as cur:
+            return [ArchivedMessage(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+    async def set_survey(self, conv: str, rating: int) -> None:
+        """Record a rating, whether or not the conversation is archived yet."""
+        await self.db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
+                              " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conv, rating))
+        await self.db.commit()
+
+    async def forget(self, conv: str) -> None:
+        """Delete every archived text of a conversation and remember that it was forgotten."""
+        await self.db.execute("DELETE FROM messages WHERE conversation = ?", (conv,))
+        await self.db.execute("INSERT INTO conversations (id, forgotten) VALUES (?, 1)"
+                              " ON CONFLICT(id) DO UPDATE SET forgotten = 1", (conv,))
+        await self.db.commit()
+
+    async def forget_number(self, number_hash: str) -> list[str]:
+        """Delete the texts of every conversation of a number; returns their ids."""
+        async with self.db.execute("SELECT id FROM conversations WHERE number_hash = ?", (number_hash,)) as cur:
+            ids = [r[0] for r in await cur.fetchall()]
+        for conv in ids:
+            await self.forget(conv)
+        return ids
+
+    async def purge(self, ended_before_ms: int) -> int:
+        """Delete the texts of conversations that ended before the cutoff; returns messages deleted."""
+        cur = await self.db.execute(
+            "DELETE FROM messages WHERE conversation IN"
+            " (SELECT id FROM conversations WHERE ended_ms IS NOT NULL AND ended_ms < ?)", (ended_before_ms,))
+        await self.db.commit()
+        return cur.rowcount
+
+    # --- SMS opt-outs -----------------------------------------------------------------------
+    async def set_opt_out(self, number_hash: str, opted_out: bool, now_ms: int) -> None:
+        if opted_out:
+            await self.db.execute("INSERT OR REPLACE INTO sms_optouts (number_hash, at_ms) VALUES (?, ?)",
+                                  (number_hash, now_ms))
+        else:
+            await self.db.execute("DELETE FROM sms_optouts WHERE number_hash = ?", (number_hash,))
+        await self.db.commit()
+
+    async def is_opted_out(self, number_hash: str) -> bool:
+        async with self.db.execute("SELECT 1 FROM sms_optouts WHERE number_hash = ?", (number_hash,)) as cur:
+            return await cur.fetchone() is not None

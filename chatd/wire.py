@@ -1,0 +1,288 @@
+"""Wire messages: typed, parsed and validated at the edge.
+
+Every frame a client sends becomes one of the frozen dataclasses below, or a :class:`WireError`
+carrying the contract's error code. Nothing past this module touches a raw dict from a socket,
+so an object where a string belongs (the Rocket.Chat ``$regex`` token attack) stops here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+MAX_TEXT = 4000
+MAX_CLIENT_ID = 64
+MAX_NOTE = 4000
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+_USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class WireError(Exception):
+    """A frame the contract does not allow; ``code`` goes back to the client in an error frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- seeker -> server ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hello:
+    lang: str = "en"
+    resume: str | None = None
+    last_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeekerMessage:
+    client_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SeekerEnd:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    rating: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    pass
+
+
+# --- peer -> server --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Shift:
+    action: str
+    capacity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    offer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    offer: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessage:
+    conversation: str
+    client_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerTyping:
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerEnd:
+    conversation: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    conversation: str
+    to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    conversation: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    conversation: str
+    text: str
+
+
+SeekerFrame = Hello | SeekerMessage | Typing | SeekerEnd | Survey | Forget
+PeerFrame = (Shift | Accept | Decline | PeerMessage | PeerTyping | PeerEnd | Escalate | Transfer | Note
+             | Monitor | Whisper)
+
+
+# --- field readers ---------------------------------------------------------------------------
+def _str(d: dict[str, Any], name: str, max_len: int, *, required: bool = True) -> str | None:
+    value = d.get(name)
+    if value is None:
+        if required:
+            raise WireError("bad_request", f"missing field {name!r}")
+        return None
+    if not isinstance(value, str):
+        raise WireError("bad_request", f"field {name!r} must be a string")
+    if len(value) > max_len:
+        raise WireError("bad_request", f"field {name!r} is longer than {max_len} characters")
+    return value
+
+
+def _id(d: dict[str, Any], name: str) -> str:
+    value = _str(d, name, 64)
+    assert value is not None
+    if not _ID_RE.match(value):
+        raise WireError("bad_request", f"field {name!r} is not a valid id")
+    return value
+
+
+def _int(d: dict[str, Any], name: str, lo: int, hi: int, *, default: int | None = None) -> int:
+    value = d.get(name)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise WireError("bad_request", f"field {name!r} must be a whole number")
+    if not lo <= value <= hi:
+        raise WireError("bad_request", f"field {name!r} must be between {lo} and {hi}")
+    return value
+
+
+def _text(d: dict[str, Any], name: str = "text", max_len: int = MAX_TEXT) -> str:
+    value = d.get(name)
+    if not isinstance(value, str):
+        raise WireError("bad_request", f"field {name!r} must be a string" if value is not None
+                        else f"missing field {name!r}")
+    if len(value) > max_len:
+        raise WireError("too_large", f"text is longer than {max_len} characters")
+    if not value.strip():
+        raise WireError("bad_request", "text is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WireError("bad_request", "text is not valid Unicode") from None
+    return value
+
+
+def _client_id(d: dict[str, Any]) -> str:
+    value = _str(d, "client_id", MAX_CLIENT_ID)
+    assert value is not None
+    if not value:
+        raise WireError("bad_request", "field 'client_id' is empty")
+    return value
+
+
+# --- parsers ---------------------------------------------------------------------------------
+def _hello(d: dict[str, Any]) -> Hello:
+    resume = _str(d, "resume", 128, required=False)
+    if resume is not None:
+        return Hello(lang="en", resume=resume, last_seq=_int(d, "last_seq", 0, 10**9, default=0))
+    lang = _str(d, "lang", 8, required=False) or "en"
+    if lang not in ("en", "fr"):
+        raise WireError("bad_request", "field 'lang' must be 'en' or 'fr'")
+    return Hello(lang=lang)
+
+
+SEEKER_PARSERS: dict[str, Callable[[dict[str, Any]], SeekerFrame]] = {
+    "hello": _hello,
+    "message": lambda d: SeekerMessage(_client_id(d), _text(d)),
+    "typing": lambda d: Typing(),
+    "end": lambda d: SeekerEnd(),
+    "survey": lambda d: Survey(_int(d, "rating", 1, 5)),
+    "forget": lambda d: Forget(),
+}
+
+
+def _shift(d: dict[str, Any]) -> Shift:
+    action = _str(d, "action", 16)
+    if action not in ("start", "break", "end"):
+        raise WireError("bad_request", "field 'action' must be start, break or end")
+    capacity = _int(d, "capacity", 1, 5) if action == "start" else 1
+    return Shift(action, capacity)
+
+
+def _transfer(d: dict[str, Any]) -> Transfer:
+    if "to" not in d:
+        raise WireError("bad_request", "missing field 'to' (a username, or null for the queue)")
+    to = _str(d, "to", 64, required=False)
+    if to is not None and not _USER_RE.match(to):
+        raise WireError("not_available", "no such peer")
+    return Transfer(_id(d, "conversation"), to)
+
+
+def _end(d: dict[str, Any]) -> PeerEnd:
+    outcome = _str(d, "outcome", 40, required=False) or "unspecified"
+    if not _TAG_RE.match(outcome):
+        raise WireError("bad_request", "field 'outcome' must be a short tag (letters, digits, . _ -)")
+    return PeerEnd(_id(d, "conversation"), outcome)
+
+
+PEER_PARSERS: dict[str, Callable[[dict[str, Any]], PeerFrame]] = {
+    "shift": _shift,
+    "accept": lambda d: Accept(_id(d, "offer")),
+    "decline": lambda d: Decline(_id(d, "offer")),
+    "message": lambda d: PeerMessage(_id(d, "conversation"), _client_id(d), _text(d)),
+    "typing": lambda d: PeerTyping(_id(d, "conversation")),
+    "end": _end,
+    "escalate": lambda d: Escalate(_id(d, "conversation")),
+    "transfer": _transfer,
+    "note": lambda d: Note(_id(d, "conversation"), _text(d, max_len=MAX_NOTE)),
+    "monitor": lambda d: Monitor(_id(d, "conversation")),
+    "whisper": lambda d: Whisper(_id(d, "conversation"), _text(d, max_len=MAX_NOTE)),
+}
+
+
+def decode(raw: str) -> tuple[str, dict[str, Any]]:
+    """JSON text to ``(type, object)``; any malformation is a ``bad_request``."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise WireError("bad_request", "the frame is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise WireError("bad_request", "a frame must be a JSON object")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise WireError("bad_request", "missing or non-string field 'type'")
+    return kind, obj
+
+
+def parse_seeker(raw: str) -> SeekerFrame:
+    kind, obj = decode(raw)
+    parser = SEEKER_PARSERS.get(kind)
+    if parser is None:
+        raise WireError("bad_request", f"unknown type {kind[:32]!r}")
+    return parser(obj)
+
+
+def parse_peer(raw: str) -> PeerFrame:
+    kind, obj = decode(raw)
+    parser = PEER_PARSERS.get(kind)
+    if parser is None:
+        raise WireError("bad_request", f"unknown type {kind[:32]!r}")
+    return parser(obj)
+
+
+def error_frame(code: str, message: str) -> str:
+    return json.dumps({"type": "error", "code": code, "message": message})
+
+
+def frame(kind: str, **fields: Any) -> str:
+    """A server frame's JSON text."""
+    return json.dumps({"type": kind, **fields}, ensure_ascii=False)

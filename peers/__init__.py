@@ -1,0 +1,1 @@
+"""Peers: supporter accounts, passwords, console sessions."""

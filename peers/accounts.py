@@ -1,0 +1,74 @@
+"""Supporter accounts: validation, argon2id password hashes, and login checks."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from chatd.store import Store, Supporter
+from peers.errors import AccountExists, InvalidAccount, NoSuchAccount
+
+# OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ROLES = ("peer", "supervisor", "admin")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+# Verified when the username is unknown, so a wrong username costs the same time as a wrong password.
+_DUMMY_HASH = HASHER.hash("not-a-real-password-0")
+
+
+def validate(username: str, display_name: str, role: str, password: str) -> None:
+    if not USERNAME_RE.match(username):
+        raise InvalidAccount("username: 1-64 characters, lower-case letters, digits, '.', '_' or '-'")
+    if not display_name.strip() or len(display_name) > 80:
+        raise InvalidAccount("display name: 1-80 characters")
+    if role not in ROLES:
+        raise InvalidAccount(f"role: one of {', '.join(ROLES)}")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidAccount(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
+async def create(store: Store, username: str, display_name: str, role: str, trained: bool,
+                 password: str) -> None:
+    validate(username, display_name, role, password)
+    hashed = await asyncio.to_thread(HASHER.hash, password)
+    try:
+        await store.add_supporter(username, display_name.strip(), role, trained, hashed, int(time.time() * 1000))
+    except sqlite3.IntegrityError:
+        raise AccountExists(f"an account named {username!r} already exists") from None
+
+
+async def set_flags(store: Store, username: str, *, trained: bool | None = None,
+                    disabled: bool | None = None) -> None:
+    if not await store.update_supporter(username, trained=trained, disabled=disabled):
+        raise NoSuchAccount(f"no account named {username!r}")
+
+
+async def check_login(store: Store, username: str, password: str) -> Supporter | None:
+    """The account when the password is right and the account is enabled; otherwise None.
+
+    The hash check is awaited in a thread and its result is the only way to a True answer: a
+    forgotten ``await`` here (Rocket.Chat's bug) would return a coroutine, which is not a
+    Supporter, and tests assert that a wrong password always fails.
+    """
+    if len(password) > MAX_PASSWORD:
+        return None
+    supporter = await store.get_supporter(username)
+    stored = supporter.password_hash if supporter is not None else _DUMMY_HASH
+    ok = await asyncio.to_thread(_verify, stored, password)
+    if ok is not True or supporter is None or supporter.disabled:
+        return None
+    return supporter
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

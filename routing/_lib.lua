@@ -1,0 +1,162 @@
+-- Shared helpers, prepended to every routing script when it is loaded (routing/scripts.py).
+-- Every script's ARGV[1] is the key prefix P; key names mirror routing/keys.py exactly.
+-- Published payloads are envelopes "seq<TAB>conv<TAB>frame": the frame is the JSON text sent to
+-- the client as is; seq (0 when not a message) lets a socket drop a replayed duplicate.
+local P = ARGV[1]
+local K = {}
+function K.conv(c) return P .. ':conv:' .. c end
+function K.log(c) return P .. ':conv:' .. c .. ':log' end
+function K.cids(c) return P .. ':conv:' .. c .. ':cids' end
+function K.declined(c) return P .. ':conv:' .. c .. ':declined' end
+function K.esc(c) return P .. ':conv:' .. c .. ':esc' end
+function K.peer(u) return P .. ':peer:' .. u end
+function K.peer_convs(u) return P .. ':peer:' .. u .. ':convs' end
+function K.peer_offers(u) return P .. ':peer:' .. u .. ':offers' end
+function K.offer(o) return P .. ':offer:' .. o end
+function K.conns(kind, id) return P .. ':conns:' .. kind .. ':' .. id end
+K.queue = P .. ':queue'
+K.live = P .. ':live'
+K.on_shift = P .. ':peers:on'
+K.shifting = P .. ':peers:shift'
+K.timers = P .. ':timers'
+K.wake = P .. ':wake'
+K.sms_events = P .. ':sms:events'
+K.stats = P .. ':stats'
+function K.ch_seeker(c) return P .. ':ev:s:' .. c end
+function K.ch_monitor(c) return P .. ':ev:m:' .. c end
+function K.ch_peer(u) return P .. ':ev:p:' .. u end
+K.ch_sup = P .. ':ev:sup'
+K.ch_queue = P .. ':ev:queue'
+
+local BAND_SCALE = 10000000000000
+local function score(band, queued_ms) return band * BAND_SCALE + queued_ms end
+
+local function envelope(seq, conv, frame) return tostring(seq) .. '\t' .. conv .. '\t' .. frame end
+
+local function wake()
+  redis.call('LPUSH', K.wake, '1')
+  redis.call('LTRIM', K.wake, 0, 15)
+end
+
+local function queue_changed() redis.call('PUBLISH', K.ch_queue, '') end
+
+-- A seeker-facing frame: to the seeker's sockets and, for an SMS conversation, to the bridge.
+local function to_seeker(conv, seq, frame)
+  redis.call('PUBLISH', K.ch_seeker(conv), envelope(seq, conv, frame))
+  if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then
+    redis.call('RPUSH', K.sms_events, conv .. '\t' .. frame)
+  end
+end
+
+local function to_peer(user, conv, seq, frame)
+  redis.call('PUBLISH', K.ch_peer(user), envelope(seq, conv, frame))
+end
+
+local function to_monitors(conv, seq, frame)
+  redis.call('PUBLISH', K.ch_monitor(conv), envelope(seq, conv, frame))
+end
+
+local function num(v) return tonumber(v) or 0 end
+
+-- The peer's shift frame, published to all of its sockets.
+local function publish_shift(user)
+  local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'debrief_until')
+  local debrief = num(h[4])
+  local frame = cjson.encode({
+    type = 'shift', state = h[1] or 'off', capacity = num(h[2]), active = num(h[3]),
+    debrief_until = (debrief > 0) and (debrief / 1000) or cjson.null,
+  })
+  to_peer(user, '-', 0, frame)
+end
+
+-- Store a message and fan it out. Returns its seq. sender: seeker | peer | system.
+local function append_msg(conv, sender, text, at)
+  local seq = redis.call('HINCRBY', K.conv(conv), 'seq', 1)
+  local msg = cjson.encode({seq = seq, from = sender, text = text, at = at})
+  redis.call('RPUSH', K.log(conv), msg)
+  local body = string.sub(msg, 2)
+  local peer_frame = '{"type":"message","conversation":"' .. conv .. '",' .. body
+  -- A sender is not sent its own message (its ack carries the seq); a resume replays it.
+  if sender ~= 'seeker' then to_seeker(conv, seq, '{"type":"message",' .. body) end
+  to_monitors(conv, seq, peer_frame)
+  local peer = redis.call('HGET', K.conv(conv), 'peer')
+  if peer and peer ~= '' and sender ~= 'peer' and redis.call('HGET', K.conv(conv), 'state') == 'active' then
+    to_peer(peer, conv, seq, peer_frame)
+  end
+  return seq
+end
+
+-- The seeker's waiting status, computed here so it is consistent with the queue it describes.
+local function waiting_status(conv)
+  local rank = redis.call('ZRANK', K.queue, conv)
+  local pos = rank and (rank + 1) or 0
+  return cjson.encode({type = 'status', state = 'waiting', position = pos,
+                       peers_on_shift = redis.call('SCARD', K.on_shift)})
+end
+
+-- Create an offer of conv to user. The caller has checked conv is waiting and user has room.
+local function make_offer(conv, user, offer_id, now_ms, expires_ms, from_user)
+  local c = redis.call('HMGET', K.conv(conv), 'channel', 'queued', 'risk')
+  redis.call('HSET', K.offer(offer_id), 'conv', conv, 'peer', user, 'expires', expires_ms, 'from', from_user)
+  redis.call('HSET', K.conv(conv), 'state', 'offered', 'offer', offer_id)
+  redis.call('HINCRBY', K.peer(user), 'offers', 1)
+  redis.call('SADD', K.peer_offers(user), offer_id)
+  redis.call('ZADD', K.timers, expires_ms, 'offer|' .. offer_id)
+  local frame = {
+    type = 'offer', offer = offer_id, conversation = conv, channel = c[1],
+    waited_s = math.floor((now_ms - num(c[2])) / 1000), risk = (c[3] == '1'),
+    expires_in_s = math.floor((expires_ms - now_ms) / 1000 + 0.5),
+  }
+  if from_user ~= '' then frame.transfer_from = from_user end
+  to_peer(user, conv, 0, cjson.encode(frame))
+end
+
+-- Remove an offer and undo its bookkeeping; the conversation goes back to waiting.
+local function drop_offer(offer_id, notify)
+  local o = redis.call('HMGET', K.offer(offer_id), 'conv', 'peer')
+  if not o[1] then return nil end
+  redis.call('DEL', K.offer(offer_id))
+  redis.call('ZREM', K.timers, 'offer|' .. offer_id)
+  redis.call('SREM', K.peer_offers(o[2]), offer_id)
+  redis.call('HINCRBY', K.peer(o[2]), 'offers', -1)
+  if redis.call('HGET', K.conv(o[1]), 'offer') == offer_id then
+    redis.call('HSET', K.conv(o[1]), 'offer', '')
+    if redis.call('HGET', K.conv(o[1]), 'state') == 'offered' then
+      redis.call('HSET', K.conv(o[1]), 'state', 'waiting')
+    end
+  end
+  if notify then
+    to_peer(o[2], o[1], 0, cjson.encode({type = 'revoked', offer = offer_id, conversation = o[1]}))
+  end
+  return o
+end
+
+local function peer_has_room(user, now_ms)
+  local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'offers', 'debrief_until')
+  if h[1] ~= 'on' then return false end
+  if num(h[5]) > now_ms then return false end
+  return num(h[3]) + num(h[4]) < num(h[2])
+end
+
+local function split(s)
+  local t = {}
+  if s then for part in string.gmatch(s, '[^,]+') do t[#t + 1] = part end end
+  return t
+end
+
+-- A JSON array of strings (cjson would encode an empty table as an object).
+local function str_array(t)
+  local parts = {}
+  for i, v in ipairs(t) do parts[i] = cjson.encode(v) end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+-- The peer's view of a conversation: what it needs to take it over, history included.
+local function assigned_frame(conv)
+  local c = redis.call('HMGET', K.conv(conv), 'channel', 'risk', 'label', 'lang', 'escalated')
+  local head = cjson.encode({type = 'assigned', conversation = conv, channel = c[1], risk = (c[2] == '1'),
+                             label = c[3] or cjson.null, lang = c[4] or 'en'})
+  local hist = redis.call('LRANGE', K.log(conv), 0, -1)
+  return string.sub(head, 1, -2) .. ',"escalated":' .. str_array(split(c[5])) ..
+         ',"history":[' .. table.concat(hist, ',') .. ']}'
+end

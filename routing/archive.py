@@ -1,0 +1,84 @@
+"""Archiving an ended conversation from Redis into SQLite, idempotently, and retention.
+
+Forget races archive: ``forget`` marks the conversation forgotten and deletes its log in one
+Redis step, then deletes the SQLite texts. Archive reads flag and log in one MULTI, writes, and
+reads the flag again afterwards; if forget happened in between, archive deletes what it wrote.
+Either order ends with no text stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from chatd.store import ArchivedMessage, Store
+from config.settings import Settings
+from routing.engine import Engine
+
+MIN_REDIS_KEEP_S = 60
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if v not in (None, b"", "") else None
+
+
+async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -> bool:
+    """Copy an ended conversation to SQLite; True when it was archived (now or before)."""
+    k, redis = engine.keys, engine.redis
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(k.conv(conv))
+        pipe.lrange(k.log(conv), 0, -1)
+        pipe.lrange(k.esc(conv), 0, -1)
+        raw, log, esc = await pipe.execute()
+    h = {_s(a): _s(b) for a, b in raw.items()}
+    if not h:
+        return True  # archived before, and its Redis copy has expired
+    if h.get("state") != "ended":
+        return False
+    forgotten = h.get("forgotten") == "1"
+    first_queued = _int(h.get("first_queued"))
+    accepted, ended = _int(h.get("accepted")), _int(h.get("ended"))
+    wait_end = accepted or ended
+    escalations = []
+    for item in esc:
+        reason, _, at = _s(item).partition("|")
+        escalations.append({"reason": reason, "at_ms": int(at or 0)})
+    row = {
+        "id": conv, "channel": h.get("channel"), "lang": h.get("lang"), "created_ms": _int(h.get("created")),
+        "queued_ms": first_queued, "accepted_ms": accepted, "ended_ms": ended, "ended_by": h.get("ended_by"),
+        "outcome": h.get("outcome") or None,
+        "wait_s": (wait_end - first_queued) / 1000 if first_queued and wait_end else None,
+        "peer": h.get("peer") or h.get("last_peer") or None, "escalations": json.dumps(escalations),
+        "risk": int(h.get("risk") == "1"), "survey": _int(h.get("survey")), "label": h.get("label") or None,
+        "number_hash": h.get("number_hash") or None, "forgotten": int(forgotten),
+    }
+    keep_texts = settings.retention_days > 0 and not forgotten
+    messages = []
+    if keep_texts:
+        for m in log:
+            obj = json.loads(m)
+            messages.append(ArchivedMessage(int(obj["seq"]), str(obj["from"]), str(obj["text"]), str(obj["at"])))
+    await store.archive_conversation(row, messages)
+    if messages and await redis.hget(k.conv(conv), "forgotten") in (b"1", "1"):
+        await store.forget(conv)
+    keep_s = max(int(settings.seeker_grace_s), MIN_REDIS_KEEP_S)
+    async with redis.pipeline(transaction=True) as pipe:
+        if settings.retention_days == 0:
+            pipe.delete(k.log(conv))
+        # The live copy stays a little longer so a returning seeker still sees 'ended'.
+        for key in k.conv_keys(conv):
+            pipe.expire(key, keep_s)
+        pipe.hdel(k.conv(conv), "number")  # an SMS number never outlives the open conversation
+        await pipe.execute()
+    return True
+
+
+async def purge(store: Store, settings: Settings, now_ms: int | None = None) -> int:
+    """Delete archived texts of conversations that ended more than the retention time ago."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return await store.purge(now - settings.retention_days * 86_400_000)

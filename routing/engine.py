@@ -1,0 +1,323 @@
+"""The routing engine: every change to live state, as calls of the atomic Lua scripts.
+
+Web processes and the worker share one Engine per process. Methods take and return plain
+values; socket code never talks to Redis for routing itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from config.settings import Settings
+from routing import texts
+from routing.errors import IllegalTransition, RoutingError
+from routing.keys import Keys
+from routing.policy import PeerLoad, Waiting, plan_offers
+from routing.scripts import Scripts
+from routing.states import ConvState, ShiftAction, ShiftState
+
+MISSED_OFFERS_BEFORE_BREAK = 2
+MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at
+
+_ERROR_MESSAGES = {
+    "unknown": ("unknown_conversation", "no such conversation"),
+    "ended": ("not_allowed", "the conversation has ended"),
+    "not_allowed": ("not_allowed", "that conversation is not assigned to you"),
+    "offer_gone": ("offer_gone", "the offer expired, was revoked or was declined"),
+    "not_available": ("not_available", "that peer is not on shift with a free slot"),
+    "not_ended": ("not_allowed", "only an ended conversation can be forgotten"),
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso_now() -> str:
+    """Now as ISO 8601 UTC with milliseconds, e.g. ``2026-11-25T04:20:00.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_id() -> str:
+    """An unguessable identifier (128 bits)."""
+    return secrets.token_hex(16)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _err(reply: list[Any]) -> RoutingError:
+    code = _s(reply[1])
+    public, message = _ERROR_MESSAGES.get(code, ("not_allowed", code.replace("_", " ")))
+    return RoutingError(public, message)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    seq: int
+    duplicate: bool = False
+    queued: bool = False
+    peers_on_shift: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConvInfo:
+    id: str
+    state: ConvState
+    channel: str
+    lang: str
+    peer: str
+    seq: int
+    escalated: tuple[str, ...]
+    risk: bool
+
+
+class Engine:
+    """Live routing state in Redis, changed only through the Lua scripts."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.scripts = Scripts(redis, settings.key_prefix)
+
+    # --- conversations ----------------------------------------------------------------------
+    async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
+                                  extra: dict[str, str] | None = None) -> tuple[str, str]:
+        """A new conversation (state new); returns its id and the seeker's resume token."""
+        conv, token = new_id(), secrets.token_urlsafe(32)
+        fields = {"state": ConvState.NEW.value, "channel": channel, "lang": lang, "seq": 0,
+                  "created": now_ms(), "created_at": iso_now(), "risk": "0", "escalated": "",
+                  "peer": "", "offer": "", **({"label": label} if label else {}), **(extra or {})}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.conv(conv), mapping=fields)
+            pipe.sadd(self.keys.live, conv)
+            if channel == "web":
+                # Resumable for as long as the conversation can live plus the grace time.
+                pipe.set(self.keys.resume(token_hash(token)), conv, ex=7 * 86400)
+            pipe.hincrby(self.keys.stats, "conversations_created", 1)
+            await pipe.execute()
+        return conv, token
+
+    async def resume(self, token: str) -> str | None:
+        """The conversation of a resume token, or None. The lookup is by hash (constant time)."""
+        conv = await self.redis.get(self.keys.resume(token_hash(token)))
+        if conv is None or not await self.redis.exists(self.keys.conv(_s(conv))):
+            return None
+        return _s(conv)
+
+    async def info(self, conv: str) -> ConvInfo | None:
+        h = await self.redis.hmget(self.keys.conv(conv), ["state", "channel", "lang", "peer", "seq",
+                                                          "escalated", "risk"])
+        if h[0] is None:
+            return None
+        vals = [_s(v) if v is not None else "" for v in h]
+        return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
+                        peer=vals[3], seq=int(vals[4] or 0),
+                        escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1")
+
+    async def history(self, conv: str, after_seq: int = 0) -> list[str]:
+        """Stored messages with ``seq > after_seq``, as their JSON texts, in order."""
+        raw = await self.redis.lrange(self.keys.log(conv), 0, -1)
+        out = [_s(m) for m in raw]
+        if after_seq <= 0:
+            return out
+        # seq starts at 1 and grows by 1, so the log index is seq - 1.
+        return out[after_seq:]
+
+    async def append(self, conv: str, sender: str, text: str, *, client_id: str = "", actor: str = "",
+                     risk: bool = False) -> AppendResult:
+        """Store a message; acknowledged only once this returns (it is in Redis)."""
+        reply = await self.scripts.call(
+            "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
+            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0")
+        kind = _s(reply[0])
+        if kind == "err":
+            raise _err(reply)
+        if kind == "dup":
+            return AppendResult(seq=int(reply[1]), duplicate=True)
+        await self.redis.hincrby(self.keys.stats, f"messages_{sender}", 1)
+        if kind == "queued":
+            return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]))
+        return AppendResult(seq=int(reply[1]))
+
+    async def end(self, conv: str, by: str, *, actor: str = "", outcome: str = "",
+                  only_if_detached: bool = False) -> bool:
+        """End a conversation. Returns False when it had already ended."""
+        archive_at = now_ms()
+        reply = await self.scripts.call("end", conv, by, actor, outcome, now_ms(),
+                                        int(self.settings.debrief_s * 1000), archive_at,
+                                        "1" if only_if_detached else "0")
+        if _s(reply[0]) == "err":
+            if _s(reply[1]) in ("ended", "attached"):
+                return False
+            raise _err(reply)
+        await self.redis.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
+        return True
+
+    async def escalate(self, conv: str, reason: str, *, only_if_queued: bool = False) -> bool:
+        """Escalate; returns False when it was a repeat of an automatic reason or not applicable."""
+        info = await self.info(conv)
+        if info is None:
+            raise RoutingError("unknown_conversation", "no such conversation")
+        s = self.settings
+        frame = json.dumps({"type": "escalation", "reason": reason, "crisis_line": s.crisis_line,
+                            "crisis_email": s.crisis_email,
+                            "text": texts.escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)},
+                           ensure_ascii=False)
+        reply = await self.scripts.call("escalate", conv, reason, now_ms(), frame,
+                                        "1" if only_if_queued else "0")
+        if _s(reply[0]) == "err":
+            if _s(reply[1]) in ("dup", "not_queued", "ended"):
+                return False
+            raise _err(reply)
+        await self.redis.hincrby(self.keys.stats, f"escalations_{reason}", 1)
+        return True
+
+    async def forget(self, conv: str) -> None:
+        reply = await self.scripts.call("forget", conv)
+        if _s(reply[0]) == "err":
+            raise _err(reply)
+
+    async def set_survey(self, conv: str, rating: int) -> None:
+        await self.redis.hset(self.keys.conv(conv), "survey", rating)
+
+    # --- offers ----------------------------------------------------------------------------
+    async def accept(self, offer: str, peer: str) -> str:
+        reply = await self.scripts.call("accept", offer, peer, now_ms(), iso_now(),
+                                        texts.text("joined", "en"), texts.text("joined", "fr"))
+        if _s(reply[0]) == "err":
+            raise _err(reply)
+        return _s(reply[1])
+
+    async def decline(self, offer: str, peer: str) -> None:
+        reply = await self.scripts.call("release_offer", offer, peer, "decline", MISSED_OFFERS_BEFORE_BREAK)
+        if _s(reply[0]) == "err":
+            raise _err(reply)
+
+    async def expire_offer(self, offer: str) -> bool:
+        reply = await self.scripts.call("release_offer", offer, "", "expire", MISSED_OFFERS_BEFORE_BREAK)
+        return _s(reply[0]) == "ok"
+
+    async def release(self, conv: str, from_peer: str, to_peer: str | None, *, reason: str = "transfer") -> None:
+        """Transfer to ``to_peer`` (an offer), or back to the head of the queue when None."""
+        key = "peer_lost" if reason == "grace" else "transferred"
+        now = now_ms()
+        reply = await self.scripts.call(
+            "release", conv, from_peer, to_peer or "", new_id(), now,
+            now + int(self.settings.offer_timeout_s * 1000), int(self.settings.wait_escalate_s * 1000),
+            iso_now(), texts.text(key, "en"), texts.text(key, "fr"))
+        if _s(reply[0]) == "err":
+            raise _err(reply)
+
+    # --- peers ------------------------------------------------------------------------------
+    async def shift(self, peer: str, action: ShiftAction, *, capacity: int = 1, display: str = "",
+                    role: str = "peer") -> tuple[ShiftState, ShiftState]:
+        reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role)
+        if _s(reply[0]) == "err":
+            raise IllegalTransition("shift", _s(reply[2]), action.value)
+        return ShiftState(_s(reply[1])), ShiftState(_s(reply[2]))
+
+    async def peer_state(self, peer: str) -> ShiftState:
+        state = await self.redis.hget(self.keys.peer(peer), "state")
+        return ShiftState(_s(state)) if state else ShiftState.OFF
+
+    async def peer_conversations(self, peer: str) -> list[str]:
+        return sorted(_s(c) for c in await self.redis.smembers(self.keys.peer_convs(peer)))
+
+    async def peer_offers(self, peer: str) -> list[str]:
+        """Pending offer frames of a peer (re-sent to a reconnecting console)."""
+        frames = []
+        now = now_ms()
+        for offer in await self.redis.smembers(self.keys.peer_offers(peer)):
+            o = await self.redis.hmget(self.keys.offer(_s(offer)), ["conv", "expires"])
+            if o[0] is None:
+                continue
+            conv = _s(o[0])
+            c = await self.redis.hmget(self.keys.conv(conv), ["channel", "queued", "risk"])
+            frames.append(json.dumps({
+                "type": "offer", "offer": _s(offer), "conversation": conv, "channel": _s(c[0] or b"web"),
+                "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": (c[2] or b"0") in (b"1", "1"),
+                "expires_in_s": max(0, round((int(o[1]) - now) / 1000))}))
+        return frames
+
+    async def shift_frame(self, peer: str) -> str:
+        h = await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active", "debrief_until"])
+        debrief = int(h[3] or 0)
+        return json.dumps({"type": "shift", "state": _s(h[0] or b"off"), "capacity": int(h[1] or 0),
+                           "active": int(h[2] or 0), "debrief_until": debrief / 1000 if debrief else None})
+
+    async def assigned_frame(self, conv: str, kind: str = "assigned") -> str | None:
+        frame = await self.scripts.call("assigned", conv, kind)
+        return _s(frame) if frame else None
+
+    async def end_debrief(self, peer: str) -> None:
+        await self.scripts.call("debrief_end", peer, now_ms())
+
+    # --- presence ---------------------------------------------------------------------------
+    async def attach(self, kind: str, ident: str, socket_id: str, proc: str) -> None:
+        await self.scripts.call("presence", "attach", kind, ident, socket_id, proc, 0)
+
+    async def detach(self, kind: str, ident: str, socket_id: str, proc: str) -> None:
+        grace_s = self.settings.seeker_grace_s if kind == "seeker" else self.settings.peer_grace_s
+        await self.scripts.call("presence", "detach", kind, ident, socket_id, proc,
+                                now_ms() + int(grace_s * 1000))
+
+    # --- queue ------------------------------------------------------------------------------
+    async def queue_counts(self) -> tuple[int, int]:
+        """(conversations waiting, peers on shift)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.queue)
+            pipe.scard(self.keys.on_shift)
+            waiting, on = await pipe.execute()
+        return int(waiting), int(on)
+
+    async def positions(self, convs: list[str]) -> tuple[list[int | None], int]:
+        """Each conversation's 1-based place in line (None when not queued), and peers on shift."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conv in convs:
+                pipe.zrank(self.keys.queue, conv)
+            pipe.scard(self.keys.on_shift)
+            replies = await pipe.execute()
+        return [None if r is None else int(r) + 1 for r in replies[:-1]], int(replies[-1])
+
+    async def match(self) -> int:
+        """One matching pass: plan offers with the policy, make each atomically. Returns offers made."""
+        k = self.keys
+        queued = await self.redis.zrange(k.queue, 0, MATCH_SCAN_LIMIT - 1, withscores=True)
+        peers_on = [_s(p) for p in await self.redis.smembers(k.on_shift)]
+        if not queued or not peers_on:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conv, _ in queued:
+                pipe.hget(k.conv(_s(conv)), "state")
+                pipe.smembers(k.declined(_s(conv)))
+            for peer in peers_on:
+                pipe.hmget(k.peer(peer), ["capacity", "active", "offers", "idle_since", "debrief_until"])
+            replies = await pipe.execute()
+        waiting = []
+        for i, (conv, score) in enumerate(queued):
+            if _s(replies[2 * i] or b"") == ConvState.WAITING.value:
+                waiting.append(Waiting(_s(conv), score, frozenset(_s(d) for d in replies[2 * i + 1])))
+        base = 2 * len(queued)
+        peers = [PeerLoad(peer, *(int(v or 0) for v in replies[base + j])) for j, peer in enumerate(peers_on)]
+        now = now_ms()
+        made = 0
+        for conv, peer in plan_offers(waiting, peers, now):
+            reply = await self.scripts.call("offer", conv, peer, new_id(), now,
+                                            now + int(self.settings.offer_timeout_s * 1000))
+            made += _s(reply[0]) == "ok"
+        return made

@@ -1,0 +1,20 @@
+"""Routing's domain errors. Each carries the contract's error code, sent to the client as is."""
+
+from __future__ import annotations
+
+
+class RoutingError(Exception):
+    """A routing step was refused; ``code`` is a contract error code, ``message`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class IllegalTransition(RoutingError):
+    """A state machine was asked for a transition it does not have (the message names both states)."""
+
+    def __init__(self, machine: str, current: str, action: str) -> None:
+        super().__init__("not_allowed", f"{machine} cannot {action} from state {current!r}")
+        self.current = current

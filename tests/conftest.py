@@ -1,0 +1,212 @@
+"""Fixtures: a real Redis server, real chatd servers on real sockets, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from chatd.app import create_app
+from chatd.embedded_redis import find_redis_server
+from chatd.services import Services
+from config.logging import configure_logging
+from config.settings import Settings
+from peers import accounts
+from tests.helpers import WS, t
+
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server child process on a free port, AOF on (as production promises)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging("console", "warning")
+
+
+@pytest.fixture
+def base_settings(tmp_path: Path) -> Settings:
+    """Settings for one test: its own key prefix (isolation in the shared Redis) and SQLite file."""
+    return Settings(
+        data_dir=tmp_path, database=tmp_path / "chatd.sqlite3", secret_key="test-secret-" + uuid.uuid4().hex,
+        key_prefix="t" + uuid.uuid4().hex[:12], offer_timeout_s=t(30), wait_escalate_s=t(300),
+        seeker_grace_s=t(120), peer_grace_s=t(60), debrief_s=0, log_format="console", demo_account=False,
+    )
+
+
+@dataclass
+class Running:
+    """One chatd server (a 'web process', with or without the worker) on a real port."""
+
+    settings: Settings
+    app: Any
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def url(self) -> str:
+        return self.settings.public_url
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, t(15))
+
+
+@dataclass
+class Harness:
+    redis_server: RedisServer
+    settings: Settings
+    servers: list[Running] = field(default_factory=list)
+    sockets: list[WS] = field(default_factory=list)
+
+    async def start(self, *, worker: bool = True, web: bool = True, **overrides: Any) -> Running:
+        """Start a chatd server sharing this test's Redis prefix and SQLite file."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        settings = self.settings.with_changes(port=port, public_url=f"http://127.0.0.1:{port}", **overrides)
+        app = create_app(settings, self.redis_server.url, run_worker=worker, run_web=web)
+        config = uvicorn.Config(app, ws_max_size=64 * 1024, ws_per_message_deflate=False, log_config=None,
+                                lifespan="on", access_log=False)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        deadline = time.monotonic() + t(10)
+        while not server.started:
+            if task.done():
+                task.result()
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            await asyncio.sleep(0.02)
+        running = Running(settings, app, server, task)
+        self.servers.append(running)
+        return running
+
+    async def add_peer(self, username: str, *, role: str = "peer", trained: bool = True,
+                       display: str | None = None, server: Running | None = None) -> None:
+        store = (server or self.servers[0]).services.store
+        await accounts.create(store, username, display or username.title(), role, trained, PASSWORD)
+
+    async def login(self, username: str, server: Running | None = None, password: str = PASSWORD) -> str:
+        srv = server or self.servers[0]
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            r = await http.post("/api/login", json={"username": username, "password": password},
+                                headers={"Origin": srv.url})
+            assert r.status_code == 200, r.text
+            cookie = r.cookies.get("chatd_session")
+            assert cookie
+            return cookie
+
+    async def connect(self, path: str, server: Running | None = None, **kwargs: Any) -> WS:
+        srv = server or self.servers[0]
+        conn = await websockets.connect(srv.ws_url + path, max_size=2**22, **kwargs)
+        ws = WS(conn)
+        self.sockets.append(ws)
+        return ws
+
+    async def peer(self, username: str, *, capacity: int | None = None, server: Running | None = None,
+                   cookie: str | None = None) -> WS:
+        """A logged-in console socket; with a capacity, already on shift."""
+        srv = server or self.servers[0]
+        cookie = cookie or await self.login(username, srv)
+        ws = await self.connect("/ws/peer", srv, origin=srv.url,  # type: ignore[arg-type]
+                                additional_headers={"Cookie": f"chatd_session={cookie}"})
+        if capacity is not None:
+            await ws.send(type="shift", action="start", capacity=capacity)
+            await ws.next("shift", state="on")
+        return ws
+
+    async def seeker(self, lang: str = "en", server: Running | None = None) -> tuple[WS, dict[str, Any]]:
+        """A seeker socket that said hello; returns it and the welcome frame."""
+        ws = await self.connect("/ws/seeker", server)
+        await ws.send(type="hello", lang=lang)
+        return ws, await ws.next("welcome")
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for srv in reversed(self.servers):
+            with contextlib.suppress(Exception):
+                await srv.stop()
+
+
+@pytest.fixture
+async def harness(redis_server: RedisServer, base_settings: Settings) -> AsyncIterator[Harness]:
+    h = Harness(redis_server, base_settings)
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (None if not Path("/usr/bin/chromium").exists() else "/usr/bin/chromium")

@@ -1,0 +1,94 @@
+"""Test helpers: a frame-buffering websocket client, and timing that scales with the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+# Timing constants in tests scale with this factor (a slow CI machine sets it above 1).
+TIME_FACTOR = float(os.environ.get("CHATD_TEST_TIME_FACTOR", "1"))
+
+
+def t(seconds: float) -> float:
+    return seconds * TIME_FACTOR
+
+
+class WS:
+    """A real websocket client that keeps frames it skipped, so no frame is lost to a test."""
+
+    def __init__(self, conn: ClientConnection) -> None:
+        self.conn = conn
+        self.buffer: list[dict[str, Any]] = []
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, **obj: Any) -> None:
+        await self.conn.send(json.dumps(obj))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.conn.send(data)
+
+    def _match(self, frame: dict[str, Any], kind: str, fields: dict[str, Any]) -> bool:
+        return frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
+
+    async def _read(self) -> dict[str, Any]:
+        frame = json.loads(await self.conn.recv())
+        self.seen.append(frame)
+        return frame
+
+    async def next(self, kind: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
+        """The next frame of this type with these fields (earlier ones are kept for later calls)."""
+        for i, frame in enumerate(self.buffer):
+            if self._match(frame, kind, fields):
+                return self.buffer.pop(i)
+        try:
+            async with asyncio.timeout(t(timeout)):
+                while True:
+                    frame = await self._read()
+                    if self._match(frame, kind, fields):
+                        return frame
+                    self.buffer.append(frame)
+        except TimeoutError:
+            raise AssertionError(f"no {kind} frame with {fields} within {timeout}s; got {self.buffer[-10:]}") from None
+
+    async def none(self, kind: str, within: float = 0.5, **fields: Any) -> None:
+        """Assert that no such frame arrives within the time (and none is buffered)."""
+        assert not any(self._match(f, kind, fields) for f in self.buffer), self.buffer
+        try:
+            async with asyncio.timeout(t(within)):
+                while True:
+                    frame = await self._read()
+                    assert not self._match(frame, kind, fields), f"unexpected {frame}"
+                    self.buffer.append(frame)
+        except TimeoutError:
+            pass
+
+    async def drain(self, within: float = 0.3) -> list[dict[str, Any]]:
+        """Everything that arrives within the time, plus the buffer."""
+        with_buffer = list(self.buffer)
+        self.buffer.clear()
+        try:
+            async with asyncio.timeout(t(within)):
+                while True:
+                    with_buffer.append(await self._read())
+        except TimeoutError:
+            pass
+        return with_buffer
+
+    async def closed(self, timeout: float = 5.0) -> int | None:
+        """Wait for the server to close the socket; its close code."""
+        try:
+            async with asyncio.timeout(t(timeout)):
+                while True:
+                    self.seen.append(json.loads(await self.conn.recv()))
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        except TimeoutError:
+            raise AssertionError("the socket was not closed") from None
+
+    async def close(self) -> None:
+        await self.conn.close()
