@@ -114,7 +114,8 @@ async def _close_sockets(services: Services) -> None:
     conns: list[Any] = [*services.seekers, *services.peers]
     for conn in conns:
         conn.close(1012, "service restart")
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(SHUTDOWN_CLOSE_S):
-            while services.seekers or services.peers:
-                await asyncio.sleep(0.05)
+    if conns:
+        waiters = [asyncio.ensure_future(c.done.wait()) for c in conns]
+        _, pending = await asyncio.wait(waiters, timeout=SHUTDOWN_CLOSE_S)
+        for waiter in pending:
+            waiter.cancel()

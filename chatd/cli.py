@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 from redis.asyncio import Redis
 
 from chatd.app import create_app
@@ -29,7 +30,7 @@ log = get_logger("chatd.cli")
 MAX_WS_FRAME = 64 * 1024
 
 
-def _uvicorn(app: object, settings: Settings) -> uvicorn.Server:
+def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False,
         ws_max_size=MAX_WS_FRAME,

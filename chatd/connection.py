@@ -14,6 +14,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatd.wire import WireError, error_frame
@@ -32,6 +33,7 @@ CLOSE_TIMEOUT_S = 5.0
 RATE_PER_S = 8.0
 RATE_BURST = 20.0
 MAX_REFUSED_IN_A_ROW = 200
+DISPATCH_TIMEOUT_S = 10.0
 
 
 class TokenBucket:
@@ -63,6 +65,7 @@ class Connection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
         self.close_code: int | None = None
+        self.done = asyncio.Event()  # set once cleanup has finished
         self.bucket = TokenBucket(RATE_PER_S, RATE_BURST)
         self._refused = 0
 
@@ -109,7 +112,10 @@ class Connection:
     async def _writer(self) -> None:
         while True:
             text = await self._out.get()
-            await self.ws.send_text(text)
+            try:
+                await self.ws.send_text(text)
+            finally:
+                self._out.task_done()
 
     # --- lifecycle --------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -138,8 +144,7 @@ class Connection:
         # Let frames already queued (an error, an 'ended') go out first, briefly.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):
-                while not self._out.empty():
-                    await asyncio.sleep(0.01)
+                await self._out.join()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 if self.ws.application_state == WebSocketState.CONNECTED:
@@ -186,9 +191,15 @@ class Connection:
 
     async def dispatch(self, text: str) -> None:
         try:
-            await self.handle(text)
+            async with asyncio.timeout(DISPATCH_TIMEOUT_S):
+                await self.handle(text)
         except (WireError, RoutingError) as exc:
             self.send_error(exc.code, exc.message)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Redis (or the database) is away: nothing was acknowledged, the socket stays, and
+            # the client retries with the same client_id, which stores the message once.
+            log.warning("socket.backend_unavailable", kind=self.kind, error=type(exc).__name__)
+            self.send_error("unavailable", "the service is briefly unavailable: nothing was stored, try again")
 
     async def _cleanup(self) -> None:
         try:
@@ -199,6 +210,7 @@ class Connection:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.done.set()
 
     # --- hooks ------------------------------------------------------------------------------
     async def opened(self) -> None:

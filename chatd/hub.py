@@ -58,7 +58,7 @@ class Hub:
             self._task = None
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
 
     async def _connect(self) -> None:
@@ -122,7 +122,7 @@ class Hub:
                 log.warning("hub.disconnected", error=type(exc).__name__, retry_in_s=backoff_s)
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.aclose()
+                        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
                     self._pubsub = None
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)

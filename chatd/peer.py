@@ -117,7 +117,7 @@ class PeerConnection(Connection):
             self.send(frame)
 
     # --- frames from the client ---------------------------------------------------------------
-    async def handle(self, text: str) -> None:  # noqa: C901 - one branch per message type
+    async def handle(self, text: str) -> None:
         msg = wire.parse_peer(text)
         s, engine, user = self.services, self.services.engine, self.user
         if isinstance(msg, wire.Shift):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -11,8 +12,8 @@ from chatd import wire
 from chatd.connection import Connection, parse_json
 from chatd.services import Services
 from config.logging import get_logger
-from routing.engine import new_id
 from routing.errors import RoutingError
+from routing.texts import escalation_text
 from routing.states import ConvState
 
 log = get_logger(__name__)
@@ -36,7 +37,7 @@ class SeekerConnection(Connection):
         self.spawn(self._hello_deadline(), "hello-deadline")
 
     async def _hello_deadline(self) -> None:
-        await _sleep(self.services.settings.hello_timeout_s)
+        await asyncio.sleep(self.services.settings.hello_timeout_s)
         if self.conv is None:
             self.close(4408, "no hello")
 
@@ -143,7 +144,6 @@ class SeekerConnection(Connection):
             return
         if info.escalated:
             s = self.services.settings
-            from routing.texts import escalation_text
             reason = info.escalated[-1]
             self.send(wire.frame("escalation", reason=reason, crisis_line=s.crisis_line, crisis_email=s.crisis_email,
                                  text=escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)))
@@ -155,11 +155,11 @@ class SeekerConnection(Connection):
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
             name = await self.services.redis.hget(self.services.keys.conv(conv), "peer_name")
-            self.send(wire.frame("status", state="active", peer=(name or b"").decode()))
+            self.send(wire.frame("status", state="active", peer=_text(name)))
         elif info.state == ConvState.ENDED:
             self.waiting = False
             by = await self.services.redis.hget(self.services.keys.conv(conv), "ended_by")
-            self.send(wire.frame("ended", by=(by or b"system").decode()))
+            self.send(wire.frame("ended", by=_text(by) or "system"))
 
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
@@ -183,14 +183,11 @@ class SeekerConnection(Connection):
             log.info("conversation.escalated", conversation=conv, reason="risk")
 
 
-async def _sleep(seconds: float) -> None:
-    import asyncio
-    await asyncio.sleep(seconds)
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 async def seeker_endpoint(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
     await ws.accept()
-    conn = SeekerConnection(ws, services)
-    conn.id = new_id()[:16]
-    await conn.run()
+    await SeekerConnection(ws, services).run()

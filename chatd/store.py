@@ -203,7 +203,7 @@ class Store:
         columns = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
                    "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
                    "forgotten")
-        values = [row.get(c) for c in columns]
+        values = [row.get(c, 0 if c == "forgotten" else None) for c in columns]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
         await self.db.execute(
             f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608

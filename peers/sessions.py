@@ -98,8 +98,9 @@ class Sessions:
     async def record_failure(self, username: str, address: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in self._fail_keys(username, address):
+                # The window starts at the first failure (SET NX), works on Redis 6.2 too.
+                pipe.set(key, 0, ex=FAILURE_WINDOW_S, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, FAILURE_WINDOW_S, nx=True)
             await pipe.execute()
 
     async def clear_failures(self, username: str, address: str) -> None:

@@ -28,7 +28,7 @@ MISSED_OFFERS_BEFORE_BREAK = 2
 MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at
 
 _ERROR_MESSAGES = {
-    "unknown": ("unknown_conversation", "no such conversation"),
+    "unknown": ("not_allowed", "no such conversation is assigned to you"),
     "ended": ("not_allowed", "the conversation has ended"),
     "not_allowed": ("not_allowed", "that conversation is not assigned to you"),
     "offer_gone": ("offer_gone", "the offer expired, was revoked or was declined"),
@@ -99,7 +99,7 @@ class Engine:
                                   extra: dict[str, str] | None = None) -> tuple[str, str]:
         """A new conversation (state new); returns its id and the seeker's resume token."""
         conv, token = new_id(), secrets.token_urlsafe(32)
-        fields = {"state": ConvState.NEW.value, "channel": channel, "lang": lang, "seq": 0,
+        fields: dict[Any, str | int] = {"state": ConvState.NEW.value, "channel": channel, "lang": lang, "seq": 0,
                   "created": now_ms(), "created_at": iso_now(), "risk": "0", "escalated": "",
                   "peer": "", "offer": "", **({"label": label} if label else {}), **(extra or {})}
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -251,7 +251,7 @@ class Engine:
             frames.append(json.dumps({
                 "type": "offer", "offer": _s(offer), "conversation": conv, "channel": _s(c[0] or b"web"),
                 "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": (c[2] or b"0") in (b"1", "1"),
-                "expires_in_s": max(0, round((int(o[1]) - now) / 1000))}))
+                "expires_in_s": max(0, round((int(o[1] or 0) - now) / 1000))}))
         return frames
 
     async def shift_frame(self, peer: str) -> str:
@@ -297,7 +297,7 @@ class Engine:
     async def match(self) -> int:
         """One matching pass: plan offers with the policy, make each atomically. Returns offers made."""
         k = self.keys
-        queued = await self.redis.zrange(k.queue, 0, MATCH_SCAN_LIMIT - 1, withscores=True)
+        queued: list[Any] = await self.redis.zrange(k.queue, 0, MATCH_SCAN_LIMIT - 1, withscores=True)
         peers_on = [_s(p) for p in await self.redis.smembers(k.on_shift)]
         if not queued or not peers_on:
             return 0
@@ -309,9 +309,10 @@ class Engine:
                 pipe.hmget(k.peer(peer), ["capacity", "active", "offers", "idle_since", "debrief_until"])
             replies = await pipe.execute()
         waiting = []
-        for i, (conv, score) in enumerate(queued):
+        for i, entry in enumerate(queued):
+            conv, score = _s(entry[0]), float(entry[1])
             if _s(replies[2 * i] or b"") == ConvState.WAITING.value:
-                waiting.append(Waiting(_s(conv), score, frozenset(_s(d) for d in replies[2 * i + 1])))
+                waiting.append(Waiting(conv, score, frozenset(_s(d) for d in replies[2 * i + 1])))
         base = 2 * len(queued)
         peers = [PeerLoad(peer, *(int(v or 0) for v in replies[base + j])) for j, peer in enumerate(peers_on)]
         now = now_ms()

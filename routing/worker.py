@@ -84,10 +84,10 @@ class Worker:
             log.info("retention.purged", messages=deleted)
 
     async def _wait_s(self) -> float:
-        head = await self.redis.zrange(self.keys.timers, 0, 0, withscores=True)
+        head: list[Any] = await self.redis.zrange(self.keys.timers, 0, 0, withscores=True)
         if not head:
             return MAX_WAIT_S
-        due_in_s = (head[0][1] - time.time() * 1000) / 1000
+        due_in_s = (float(head[0][1]) - time.time() * 1000) / 1000
         return min(MAX_WAIT_S, max(0.01, due_in_s))
 
     async def run_due_timers(self) -> int:

@@ -1,0 +1,152 @@
+"""The pages of CONTRACT.md section 6: the seeker's chat window, the peer console, their files.
+
+The pages are static files with no build step (``chatd/static``); the only thing the server
+fills in is ``/api/public-config``, which the chat window reads for the crisis line, the
+quick-exit address and the notice shown before the first message. The notice is the
+operator's to word (``CHATD_NOTICE_EN`` / ``CHATD_NOTICE_FR``); the defaults below are
+careful about what they promise, and docs/pages.md says how to change them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from config.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# No inline script or style anywhere in the pages, so none is allowed; Chromium and Firefox
+# treat 'self' in connect-src as allowing ws:/wss: to the same host and port.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+PAGE_HEADERS = {
+    **_SECURITY_HEADERS,
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # no-store: a shared or inspected device keeps no copy of the chat on disk, and
+    # browsers keep a no-store page out of the back/forward cache, so after a quick exit
+    # "forward" cannot bring the chat back either.
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+# Static files may be cached but must be revalidated (ETag), so a deploy is seen at once.
+STATIC_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
+
+_NOTICE_EN = """\
+This chat connects you with a trained peer supporter: a member of the Defence Team \
+community with lived experience, trained to listen and to support. Peer supporters are not \
+counsellors, therapists or investigators, and this is not an emergency service. If you are \
+in danger right now, call 911.
+
+You do not have to give your name, rank, unit or any detail that identifies you or anyone \
+else, and we will not ask for them.
+
+What is kept: the messages of this conversation are stored while it is open and {kept}, \
+then deleted automatically. A record without any message text (when the chat took place, \
+how long it lasted, whether it was passed to the crisis line) is kept for service \
+statistics. When the chat has ended you can delete its messages at once. This page keeps \
+nothing on your device after this browser tab is closed, and Quick exit clears it \
+immediately.
+
+What a peer supporter may have to act on: what you share stays with the peer support team, \
+within limits. If you tell us that your life or someone else's life is in immediate danger, \
+or that a child may be at risk, the peer supporter may have to contact emergency services \
+or the crisis line. A supervisor may read a conversation to support the peer supporter and \
+to keep you safe. If you are unsure what a peer may have to report, ask before you share \
+details."""
+
+_NOTICE_FR = """\
+Ce clavardage vous met en contact avec un pair aidant formé : un membre de la communauté \
+de l'Équipe de la Défense qui a un vécu semblable et qui a été formé pour écouter et \
+soutenir. Les pairs aidants ne sont ni des conseillers, ni des thérapeutes, ni des \
+enquêteurs, et ce n'est pas un service d'urgence. Si vous êtes en danger en ce moment, \
+composez le 911.
+
+Vous n'avez pas à donner votre nom, votre grade, votre unité ni aucun détail qui pourrait \
+vous identifier, vous ou une autre personne, et nous ne vous les demanderons pas.
+
+Ce qui est conservé : les messages de cette conversation sont gardés pendant qu'elle est \
+ouverte et {kept}, puis supprimés automatiquement. Un relevé sans aucun texte de message \
+(quand la conversation a eu lieu, sa durée, si elle a été dirigée vers la ligne de crise) \
+est conservé à des fins de statistiques. Une fois la conversation terminée, vous pouvez en \
+supprimer les messages immédiatement. Cette page ne garde rien sur votre appareil une fois \
+cet onglet fermé, et la sortie rapide efface tout sur-le-champ.
+
+Ce qu'un pair aidant pourrait devoir signaler : ce que vous confiez reste au sein de \
+l'équipe de soutien par les pairs, avec des limites. Si vous nous dites que votre vie ou \
+celle d'une autre personne est en danger immédiat, ou qu'un enfant pourrait être en danger, \
+le pair aidant pourrait devoir communiquer avec les services d'urgence ou la ligne de crise. \
+Un superviseur peut lire une conversation pour soutenir le pair aidant et pour assurer votre \
+sécurité. Si vous ne savez pas ce qu'un pair pourrait devoir signaler, demandez-le avant de \
+donner des détails."""
+
+
+def default_notice(lang: str, retention_days: int) -> str:
+    """The notice shown before the first message when the operator has not set one."""
+    if lang == "fr":
+        kept = ("jusqu'à sa fin" if retention_days == 0
+                else f"pendant {retention_days} jour{'s' if retention_days > 1 else ''} après sa fin")
+        return _NOTICE_FR.format(kept=kept)
+    kept = ("until it ends" if retention_days == 0
+            else f"for {retention_days} day{'s' if retention_days != 1 else ''} after it ends")
+    return _NOTICE_EN.format(kept=kept)
+
+
+def public_config(settings: Settings) -> dict[str, Any]:
+    """What the chat window needs to know before it opens a socket; nothing secret."""
+    return {
+        "crisis_line": settings.crisis_line,
+        "crisis_email": settings.crisis_email,
+        "exit_url": settings.exit_url,
+        "notice_en": settings.notice_en or default_notice("en", settings.retention_days),
+        "notice_fr": settings.notice_fr or default_notice("fr", settings.retention_days),
+    }
+
+
+class _StaticFiles(StaticFiles):
+    """StaticFiles with the security and caching headers of the pages."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        for name, value in STATIC_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def page_routes(settings: Settings) -> list[BaseRoute]:
+    """Routes for ``GET /``, ``GET /console``, ``GET /api/public-config`` and ``/static``."""
+    # Read once: the files ship with the package and do not change while it runs.
+    seeker_html = (STATIC_DIR / "seeker.html").read_bytes()
+    console_html = (STATIC_DIR / "console.html").read_bytes()
+    config_body = public_config(settings)
+
+    async def seeker_page(request: Request) -> Response:
+        return Response(seeker_html, media_type="text/html", headers=PAGE_HEADERS)
+
+    async def console_page(request: Request) -> Response:
+        return Response(console_html, media_type="text/html", headers=PAGE_HEADERS)
+
+    async def config_endpoint(request: Request) -> Response:
+        return JSONResponse(config_body, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+    return [
+        Route("/", seeker_page, methods=["GET"], name="seeker_page"),
+        Route("/console", console_page, methods=["GET"], name="console_page"),
+        Route("/api/public-config", config_endpoint, methods=["GET"], name="public_config"),
+        Mount("/static", app=_StaticFiles(directory=STATIC_DIR), name="static"),
+    ]

@@ -1,0 +1,52 @@
+"""Nothing private in the logs: message texts, resume tokens, cookies, passwords."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.logging import configure_logging, redact
+from tests.conftest import PASSWORD, Harness
+
+
+async def test_logs_of_a_full_conversation_hold_nothing_private(harness: Harness,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", "debug")
+    try:
+        await harness.start()
+        await harness.add_peer("alice")
+        cookie = await harness.login("alice")
+        peer = await harness.peer("alice", capacity=1, cookie=cookie)
+        seeker, welcome = await harness.seeker()
+        secrets_used = ["SEEKER-TEXT-7f3a", "PEER-TEXT-91bc", "NOTE-TEXT-55aa", "I want to kill myself",
+                        welcome["resume"], cookie, PASSWORD]
+        await seeker.send(type="message", client_id="a", text="SEEKER-TEXT-7f3a")
+        await seeker.send(type="message", client_id="b", text="I want to kill myself")
+        offer = await peer.next("offer")
+        await peer.send(type="accept", offer=offer["offer"])
+        conv = welcome["conversation"]
+        await peer.next("assigned")
+        await peer.send(type="message", conversation=conv, client_id="p", text="PEER-TEXT-91bc")
+        await peer.send(type="note", conversation=conv, text="NOTE-TEXT-55aa")
+        await peer.next("note")
+        await seeker.send(type="end")
+        await seeker.next("ended")
+        await harness.close()
+    finally:
+        configure_logging("console", "warning")
+    out, err = capfd.readouterr()
+    logs = out + err
+    assert "conversation.queued" in logs and "offer.accepted" in logs  # logging did happen
+    for secret in secrets_used:
+        assert secret not in logs, f"{secret[:12]}... leaked into the logs"
+    for line in err.splitlines():
+        if line.startswith("{"):
+            json.loads(line)  # production format: one JSON object a line
+
+
+def test_redaction_processor_drops_private_keys_and_masks_numbers() -> None:
+    event = redact(None, "info", {"event": "x", "text": "hello", "token": "abc", "cookie": "c",
+                                  "detail": "call +1 613 555 0199 now", "conversation": "ab12"})
+    assert event["text"] == event["token"] == event["cookie"] == "[redacted]"
+    assert "555" not in event["detail"] and event["conversation"] == "ab12"
