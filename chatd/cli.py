@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
-from starlette.applications import Starlette
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from chatd.app import create_app
 from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url

@@ -26,6 +26,7 @@ from routing.states import ConvState, ShiftAction
 log = get_logger(__name__)
 SESSION_CHECK_S = 2.0
 TYPING_EVERY_S = 1.0
+MAX_NOTES = 500  # per conversation; the oldest go first
 
 
 class PeerConnection(Connection):
@@ -207,11 +208,16 @@ class PeerConnection(Connection):
 
     async def _note(self, conv: str, text: str, *, whisper: bool, to_peer: str) -> None:
         s = self.services
+        at = iso_now()
+        stored = wire.frame_json(**{"from": self.supporter.display_name}, text=text, at=at, whisper=whisper)
         frame = wire.frame("note", conversation=conv, **{"from": self.supporter.display_name}, text=text,
-                           at=iso_now(), whisper=whisper)
+                           at=at, whisper=whisper)
         envelope = f"0\t{conv}\t{frame}"
-        # Notes and whispers go to peer and monitor channels only: never to a seeker channel.
-        async with s.redis.pipeline(transaction=False) as pipe:
+        # Kept with the conversation (the next peer and a reconnecting console see them), and sent
+        # on peer and monitor channels only: never on a seeker channel.
+        async with s.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(s.keys.notes(conv), stored)
+            pipe.ltrim(s.keys.notes(conv), -MAX_NOTES, -1)
             pipe.publish(s.keys.ch_peer(to_peer), envelope)
             pipe.publish(s.keys.ch_monitor(conv), envelope)
             if whisper and to_peer != self.user:

@@ -13,8 +13,8 @@ from chatd.connection import Connection, parse_json
 from chatd.services import Services
 from config.logging import get_logger
 from routing.errors import RoutingError
-from routing.texts import escalation_text
 from routing.states import ConvState
+from routing.texts import escalation_text
 
 log = get_logger(__name__)
 TYPING_EVERY_S = 1.0

@@ -62,6 +62,15 @@ CREATE TABLE IF NOT EXISTS messages (
     at           TEXT NOT NULL,
     PRIMARY KEY (conversation, seq)
 );
+CREATE TABLE IF NOT EXISTS notes (
+    conversation TEXT NOT NULL,
+    n            INTEGER NOT NULL,
+    author       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    whisper      INTEGER NOT NULL,
+    PRIMARY KEY (conversation, n)
+);
 CREATE TABLE IF NOT EXISTS sms_optouts (
     number_hash TEXT PRIMARY KEY,
     at_ms       INTEGER NOT NULL
@@ -97,6 +106,14 @@ class ArchivedMessage:
     sender: str
     text: str
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedNote:
+    author: str
+    text: str
+    at: str
+    whisper: bool
 
 
 class Store:
@@ -198,7 +215,8 @@ class Store:
             return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
 
     # --- conversations ----------------------------------------------------------------------
-    async def archive_conversation(self, row: dict[str, Any], messages: Sequence[ArchivedMessage]) -> None:
+    async def archive_conversation(self, row: dict[str, Any], messages: Sequence[ArchivedMessage],
+                                   notes: Sequence[ArchivedNote] = ()) -> None:
         """Upsert the conversation's row and its messages; safe to repeat (idempotent)."""
         columns = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
                    "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
@@ -213,6 +231,9 @@ class Store:
         await self.db.executemany(
             "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
             [(row["id"], m.seq, m.sender, m.text, m.at) for m in messages])
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO notes (conversation, n, author, text, at, whisper) VALUES (?, ?, ?, ?, ?, ?)",
+            [(row["id"], i, n.author, n.text, n.at, int(n.whisper)) for i, n in enumerate(notes)])
         await self.db.commit()
 
     async def conversation(self, conv: str) -> dict[str, Any] | None:
@@ -230,6 +251,11 @@ class Store:
                                    " ORDER BY seq", (conv,)) as cur:
             return [ArchivedMessage(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
 
+    async def notes(self, conv: str) -> list[ArchivedNote]:
+        async with self.db.execute("SELECT author, text, at, whisper FROM notes WHERE conversation = ?"
+                                   " ORDER BY n", (conv,)) as cur:
+            return [ArchivedNote(r[0], r[1], r[2], bool(r[3])) for r in await cur.fetchall()]
+
     async def set_survey(self, conv: str, rating: int) -> None:
         """Record a rating, whether or not the conversation is archived yet."""
         await self.db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
@@ -239,6 +265,7 @@ class Store:
     async def forget(self, conv: str) -> None:
         """Delete every archived text of a conversation and remember that it was forgotten."""
         await self.db.execute("DELETE FROM messages WHERE conversation = ?", (conv,))
+        await self.db.execute("DELETE FROM notes WHERE conversation = ?", (conv,))
         await self.db.execute("INSERT INTO conversations (id, forgotten) VALUES (?, 1)"
                               " ON CONFLICT(id) DO UPDATE SET forgotten = 1", (conv,))
         await self.db.commit()
@@ -253,9 +280,10 @@ class Store:
 
     async def purge(self, ended_before_ms: int) -> int:
         """Delete the texts of conversations that ended before the cutoff; returns messages deleted."""
-        cur = await self.db.execute(
-            "DELETE FROM messages WHERE conversation IN"
-            " (SELECT id FROM conversations WHERE ended_ms IS NOT NULL AND ended_ms < ?)", (ended_before_ms,))
+        old = "SELECT id FROM conversations WHERE ended_ms IS NOT NULL AND ended_ms < ?"
+        cur = await self.db.execute(f"DELETE FROM messages WHERE conversation IN ({old})",  # noqa: S608
+                                    (ended_before_ms,))
+        await self.db.execute(f"DELETE FROM notes WHERE conversation IN ({old})", (ended_before_ms,))  # noqa: S608
         await self.db.commit()
         return cur.rowcount
 

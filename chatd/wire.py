@@ -283,6 +283,11 @@ def error_frame(code: str, message: str) -> str:
     return json.dumps({"type": "error", "code": code, "message": message})
 
 
+def frame_json(**fields: Any) -> str:
+    """A JSON object's text (stored records)."""
+    return json.dumps(fields, ensure_ascii=False)
+
+
 def frame(kind: str, **fields: Any) -> str:
     """A server frame's JSON text."""
     return json.dumps({"type": kind, **fields}, ensure_ascii=False)

@@ -9,6 +9,7 @@ function K.log(c) return P .. ':conv:' .. c .. ':log' end
 function K.cids(c) return P .. ':conv:' .. c .. ':cids' end
 function K.declined(c) return P .. ':conv:' .. c .. ':declined' end
 function K.esc(c) return P .. ':conv:' .. c .. ':esc' end
+function K.notes(c) return P .. ':conv:' .. c .. ':notes' end
 function K.peer(u) return P .. ':peer:' .. u end
 function K.peer_convs(u) return P .. ':peer:' .. u .. ':convs' end
 function K.peer_offers(u) return P .. ':peer:' .. u .. ':offers' end
@@ -157,6 +158,7 @@ local function assigned_frame(conv)
   local head = cjson.encode({type = 'assigned', conversation = conv, channel = c[1], risk = (c[2] == '1'),
                              label = c[3] or cjson.null, lang = c[4] or 'en'})
   local hist = redis.call('LRANGE', K.log(conv), 0, -1)
+  local notes = redis.call('LRANGE', K.notes(conv), 0, -1)
   return string.sub(head, 1, -2) .. ',"escalated":' .. str_array(split(c[5])) ..
-         ',"history":[' .. table.concat(hist, ',') .. ']}'
+         ',"notes":[' .. table.concat(notes, ',') .. '],"history":[' .. table.concat(hist, ',') .. ']}'
 end

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from chatd.store import ArchivedMessage, Store
+from chatd.store import ArchivedMessage, ArchivedNote, Store
 from config.settings import Settings
 from routing.engine import Engine
 
@@ -34,7 +34,8 @@ async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -
         pipe.hgetall(k.conv(conv))
         pipe.lrange(k.log(conv), 0, -1)
         pipe.lrange(k.esc(conv), 0, -1)
-        raw, log, esc = await pipe.execute()
+        pipe.lrange(k.notes(conv), 0, -1)
+        raw, log, esc, raw_notes = await pipe.execute()
     h = {_s(a): _s(b) for a, b in raw.items()}
     if not h:
         return True  # archived before, and its Redis copy has expired
@@ -58,18 +59,21 @@ async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -
         "number_hash": h.get("number_hash") or None, "forgotten": int(forgotten),
     }
     keep_texts = settings.retention_days > 0 and not forgotten
-    messages = []
+    messages, notes = [], []
     if keep_texts:
         for m in log:
             obj = json.loads(m)
             messages.append(ArchivedMessage(int(obj["seq"]), str(obj["from"]), str(obj["text"]), str(obj["at"])))
-    await store.archive_conversation(row, messages)
-    if messages and await redis.hget(k.conv(conv), "forgotten") in (b"1", "1"):
+        for n in raw_notes:
+            obj = json.loads(n)
+            notes.append(ArchivedNote(str(obj["from"]), str(obj["text"]), str(obj["at"]), bool(obj["whisper"])))
+    await store.archive_conversation(row, messages, notes)
+    if (messages or notes) and await redis.hget(k.conv(conv), "forgotten") in (b"1", "1"):
         await store.forget(conv)
     keep_s = max(int(settings.seeker_grace_s), MIN_REDIS_KEEP_S)
     async with redis.pipeline(transaction=True) as pipe:
         if settings.retention_days == 0:
-            pipe.delete(k.log(conv))
+            pipe.delete(k.log(conv), k.notes(conv))
         # The live copy stays a little longer so a returning seeker still sees 'ended'.
         for key in k.conv_keys(conv):
             pipe.expire(key, keep_s)

@@ -7,5 +7,5 @@ local state = redis.call('HGET', K.conv(conv), 'state')
 if not state then return {'err', 'unknown'} end
 if state ~= 'ended' then return {'err', 'not_ended'} end
 redis.call('HSET', K.conv(conv), 'forgotten', '1')
-redis.call('DEL', K.log(conv))
+redis.call('DEL', K.log(conv), K.notes(conv))
 return {'ok'}

@@ -8,6 +8,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:conv:{c}:cids       hash   client_id -> seq (duplicate sends answer the same ack)
     P:conv:{c}:declined   set    peers who declined or let an offer of it expire
     P:conv:{c}:esc        list   "reason|ms" escalation records
+    P:conv:{c}:notes      list   private notes and whispers, JSON {from, text, at, whisper}
     P:resume:{sha256}     string conversation id of a seeker resume token (token never stored)
     P:queue               zset   waiting/offered conversations, score = band * 1e13 + queued ms
     P:live                set    conversations not yet ended
@@ -66,8 +67,11 @@ class Keys:
     def esc(self, c: str) -> str:
         return f"{self.prefix}:conv:{c}:esc"
 
+    def notes(self, c: str) -> str:
+        return f"{self.prefix}:conv:{c}:notes"
+
     def conv_keys(self, c: str) -> list[str]:
-        return [self.conv(c), self.log(c), self.cids(c), self.declined(c), self.esc(c)]
+        return [self.conv(c), self.log(c), self.cids(c), self.declined(c), self.esc(c), self.notes(c)]
 
     def resume(self, token_hash: str) -> str:
         return f"{self.prefix}:resume:{token_hash}"

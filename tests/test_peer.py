@@ -434,3 +434,30 @@ async def test_escalated_conversation_gives_a_debrief_pause(harness: Harness) ->
     await alice.send(type="shift", action="start", capacity=2)  # ends the pause early
     assert (await alice.next("shift", state="on", debrief_until=None))["active"] == 0
     await alice.next("offer", conversation=conv2)
+
+
+async def test_notes_are_kept_for_the_next_peer_and_archived(harness: Harness) -> None:
+    srv = await harness.start()
+    await harness.add_peer("alice", display="Alice")
+    await harness.add_peer("bob")
+    alice = await harness.peer("alice", capacity=1)
+    seeker, conv = await _assigned(harness, alice)
+    await alice.send(type="note", conversation=conv, text="prefers French later")
+    await alice.next("note")
+    bob = await harness.peer("bob", capacity=1)
+    await alice.send(type="transfer", conversation=conv, to="bob")
+    offer = await bob.next("offer", conversation=conv)
+    await bob.send(type="accept", offer=offer["offer"])
+    assigned = await bob.next("assigned", conversation=conv)
+    assert [(n["from"], n["text"], n["whisper"]) for n in assigned["notes"]] == [
+        ("Alice", "prefers French later", False)]
+    await seeker.send(type="end")
+    await seeker.next("ended")
+    for _ in range(100):
+        if await srv.services.store.notes(conv):
+            break
+        await asyncio.sleep(0.05)
+    assert [n.text for n in await srv.services.store.notes(conv)] == ["prefers French later"]
+    await seeker.send(type="forget")
+    await seeker.next("forgotten")
+    assert await srv.services.store.notes(conv) == []

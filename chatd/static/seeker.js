@@ -1,0 +1,676 @@
+// The seeker's chat window (GET /): talks to /ws/seeker as CONTRACT.md section 2 says.
+//
+// Kept in sessionStorage, and nowhere else: the resume token, the UI language, the draft,
+// and the own messages the server has not acknowledged yet (so a reload or a dropped
+// connection loses none). Quick exit clears all of it. The transcript is not stored: after
+// a reload the page resumes with last_seq 0 and the server replays the conversation.
+
+import { $, Backoff, I18n, Transcript, el, pickLang, session, telHref, uuid, wsUrl } from './common.js';
+
+const STRINGS = {
+  en: {
+    title: 'Peer support chat',
+    skip: 'Skip to the message box',
+    exit: 'Quick exit',
+    'exit.hint': 'Leaves at once. Or press Esc three times.',
+    'crisis.lead': 'Crisis line, 24/7:',
+    'crisis.911': 'In danger now? Call 911.',
+    'notice.title': 'Before you start',
+    transcript: 'Conversation',
+    'composer.label': 'Your message',
+    'composer.hint': 'Enter sends. Shift+Enter starts a new line.',
+    send: 'Send',
+    leave: 'Leave the chat',
+    'leave.confirm': 'Yes, end the chat',
+    'after.title': 'This conversation has ended',
+    'survey.legend': 'Did this chat help? (optional)',
+    'survey.hint': '1 means not at all, 5 means a lot.',
+    'survey.send': 'Send rating',
+    'survey.thanks': 'Thank you. Your rating was sent.',
+    'survey.pick': 'Choose a number from 1 to 5 first.',
+    'forget.explain': 'You can delete every message of this conversation now, instead of waiting for the automatic deletion.',
+    forget: 'Delete this conversation',
+    'forget.confirm': 'Yes, delete it now',
+    'forget.ask': 'This deletes every message of this conversation for good. Delete it?',
+    'forget.done': 'The conversation was deleted.',
+    'forget.failed': 'The conversation could not be reached to delete it. Its messages will be deleted automatically.',
+    cancel: 'Cancel',
+    'resources.title': 'Other support',
+    'resources.line': 'Sexual Misconduct Support and Resource Centre, 24/7:',
+    'resources.988': 'Suicide Crisis Helpline, call or text, 24/7:',
+    'resources.911': 'In an emergency, call 911.',
+    newchat: 'Start a new conversation',
+    'who.seeker': 'You',
+    'who.peer': 'Peer supporter',
+    'who.system': 'Chat service',
+    'state.queued': 'Not sent yet',
+    'state.wire': 'Sent',
+    'state.delivered': 'Delivered',
+    'status.idle': 'Your chat starts when you send your first message.',
+    'status.connecting': 'Connecting…',
+    'status.waiting': 'You are number {position} in line. Peers on shift: {peers}.',
+    'status.waiting.next': 'You are next in line. Peers on shift: {peers}.',
+    'status.waiting.nopeer': 'You are in line, but no peer is on shift right now. You can stay, or call the crisis line.',
+    'status.active': 'You are chatting with {peer}.',
+    'status.ended': 'The conversation has ended.',
+    'status.forgotten': 'The conversation was deleted.',
+    offline: 'You are offline. Reconnecting… Your messages are kept and will be sent when the connection is back.',
+    reconnected: 'Connection restored.',
+    'typing.peer': 'The peer supporter is typing…',
+    'escalation.title': 'Important',
+    'escalation.call': 'Call {line}',
+    'ended.seeker': 'You ended the conversation.',
+    'ended.peer': 'The peer supporter ended the conversation.',
+    'ended.system': 'The conversation was closed by the service.',
+    'error.unknown_resume': 'Your earlier conversation has ended or expired. You can start a new one.',
+    'error.rate_limited': 'You are sending messages very fast. Please wait a moment.',
+    'error.too_large': 'That message is too long. Please split it into shorter messages.',
+    'error.generic': 'Something went wrong. Please try again.',
+    'title.new': '(new message) Peer support chat',
+  },
+  fr: {
+    title: 'Clavardage de soutien par les pairs',
+    skip: 'Aller à la zone de message',
+    exit: 'Sortie rapide',
+    'exit.hint': 'Quitte tout de suite. Ou appuyez trois fois sur Échap.',
+    'crisis.lead': 'Ligne de crise, 24 h sur 24, 7 jours sur 7 :',
+    'crisis.911': 'En danger maintenant? Composez le 911.',
+    'notice.title': 'Avant de commencer',
+    transcript: 'Conversation',
+    'composer.label': 'Votre message',
+    'composer.hint': 'Entrée envoie. Maj+Entrée ajoute une ligne.',
+    send: 'Envoyer',
+    leave: 'Quitter la conversation',
+    'leave.confirm': 'Oui, terminer la conversation',
+    'after.title': 'Cette conversation est terminée',
+    'survey.legend': 'Cette conversation vous a-t-elle aidé? (facultatif)',
+    'survey.hint': '1 veut dire pas du tout, 5 veut dire beaucoup.',
+    'survey.send': 'Envoyer la note',
+    'survey.thanks': 'Merci. Votre note a été envoyée.',
+    'survey.pick': 'Choisissez d’abord un chiffre de 1 à 5.',
+    'forget.explain': 'Vous pouvez supprimer dès maintenant tous les messages de cette conversation, sans attendre la suppression automatique.',
+    forget: 'Supprimer cette conversation',
+    'forget.confirm': 'Oui, la supprimer maintenant',
+    'forget.ask': 'Tous les messages de cette conversation seront supprimés pour de bon. La supprimer?',
+    'forget.done': 'La conversation a été supprimée.',
+    'forget.failed': 'La conversation n’a pas pu être jointe pour la supprimer. Ses messages seront supprimés automatiquement.',
+    cancel: 'Annuler',
+    'resources.title': 'Autres ressources',
+    'resources.line': 'Centre de soutien et de ressources sur l’inconduite sexuelle, 24 h sur 24 :',
+    'resources.988': 'Ligne d’aide en cas de crise de suicide, appel ou texto, 24 h sur 24 :',
+    'resources.911': 'En cas d’urgence, composez le 911.',
+    newchat: 'Commencer une nouvelle conversation',
+    'who.seeker': 'Vous',
+    'who.peer': 'Pair aidant',
+    'who.system': 'Service de clavardage',
+    'state.queued': 'Pas encore envoyé',
+    'state.wire': 'Envoyé',
+    'state.delivered': 'Reçu',
+    'status.idle': 'La conversation commence quand vous envoyez votre premier message.',
+    'status.connecting': 'Connexion…',
+    'status.waiting': 'Vous êtes au rang {position} dans la file. Pairs en service : {peers}.',
+    'status.waiting.next': 'Vous êtes le prochain dans la file. Pairs en service : {peers}.',
+    'status.waiting.nopeer': 'Vous êtes dans la file, mais aucun pair n’est en service pour le moment. Vous pouvez attendre ou appeler la ligne de crise.',
+    'status.active': 'Vous clavardez avec {peer}.',
+    'status.ended': 'La conversation est terminée.',
+    'status.forgotten': 'La conversation a été supprimée.',
+    offline: 'Vous êtes hors ligne. Reconnexion… Vos messages sont gardés et seront envoyés au retour de la connexion.',
+    reconnected: 'Connexion rétablie.',
+    'typing.peer': 'Le pair aidant écrit…',
+    'escalation.title': 'Important',
+    'escalation.call': 'Appeler le {line}',
+    'ended.seeker': 'Vous avez terminé la conversation.',
+    'ended.peer': 'Le pair aidant a terminé la conversation.',
+    'ended.system': 'La conversation a été fermée par le service.',
+    'error.unknown_resume': 'Votre conversation précédente est terminée ou a expiré. Vous pouvez en commencer une nouvelle.',
+    'error.rate_limited': 'Vous envoyez des messages très vite. Veuillez patienter un instant.',
+    'error.too_large': 'Ce message est trop long. Veuillez le diviser en messages plus courts.',
+    'error.generic': 'Un problème est survenu. Veuillez réessayer.',
+    'title.new': '(nouveau message) Clavardage de soutien par les pairs',
+  },
+};
+
+// Used until /api/public-config answers (and if it cannot be reached).
+const FALLBACK_EXIT_URL = 'https://www.google.com/search?q=weather';
+const K = { token: 'chatd.resume', lang: 'chatd.lang', draft: 'chatd.draft', outbox: 'chatd.outbox' };
+const TYPING_SEND_EVERY_MS = 2000;
+const TYPING_SHOW_MS = 5000;
+const ESC_PRESSES = 3;
+const ESC_WINDOW_MS = 2000;
+
+const i18n = new I18n(STRINGS, pickLang(session.get(K.lang)));
+const t = (key, params) => i18n.t(key, params);
+
+const config = {
+  crisis_line: '1-844-750-1648',
+  crisis_email: 'DND.SMRC-CIIS.MDN@forces.gc.ca',
+  exit_url: FALLBACK_EXIT_URL,
+  notice_en: '',
+  notice_fr: '',
+};
+
+const transcript = new Transcript($('transcript'), {
+  own: 'seeker',
+  label: (from) => t(`who.${from}`),
+  state: (s) => t(`state.${s}`),
+  lang: () => i18n.lang,
+});
+
+// Conversation state as the seeker sees it: idle (nothing sent yet), waiting, active,
+// ended, forgotten. The connection state is apart: a waiting or active conversation
+// can be offline for a while and resume.
+let state = 'idle';
+let statusFrame = null;
+let ws = null;
+let welcomed = false;
+let wantSocket = false;
+let everWelcomed = false;
+let reconnectTimer = null;
+let lastTypingSent = 0;
+let typingTimer = null;
+let controlQueue = [];
+const backoff = new Backoff();
+const escPresses = [];
+
+// ---- quick exit: first, so it works even if anything below fails ----
+
+function quickExit() {
+  session.clear();
+  try {
+    // Ending the conversation tells the peer at once instead of after the grace time;
+    // the token is gone, so it could not be resumed anyway. send() does not block.
+    if (ws && welcomed && (state === 'waiting' || state === 'active')) ws.send(JSON.stringify({ type: 'end' }));
+  } catch { /* leaving matters more */ }
+  // replace(): the chat does not stay in the back-button history.
+  location.replace(config.exit_url || FALLBACK_EXIT_URL);
+}
+
+$('quick-exit').addEventListener('click', quickExit);
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  const now = Date.now();
+  escPresses.push(now);
+  while (escPresses.length && now - escPresses[0] > ESC_WINDOW_MS) escPresses.shift();
+  if (escPresses.length >= ESC_PRESSES) quickExit();
+});
+
+// ---- rendering ----
+
+function renderNotice() {
+  const text = (i18n.lang === 'fr' ? config.notice_fr : config.notice_en) || '';
+  const box = $('notice-text');
+  box.replaceChildren();
+  for (const para of text.split(/\n\s*\n/)) {
+    if (para.trim()) box.append(el('p', { text: para.trim() }));
+  }
+}
+
+function renderCrisis() {
+  for (const id of ['crisis-tel', 'res-tel']) {
+    $(id).href = telHref(config.crisis_line);
+    $(id).textContent = config.crisis_line;
+  }
+  for (const id of ['crisis-mail', 'res-mail']) {
+    $(id).href = `mailto:${config.crisis_email}`;
+    $(id).textContent = config.crisis_email;
+  }
+}
+
+function renderStatus() {
+  let text = '';
+  if (state === 'idle') text = wantSocket ? t('status.connecting') : t('status.idle');
+  else if (state === 'waiting' && statusFrame && statusFrame.state === 'waiting') {
+    const peers = Number(statusFrame.peers_on_shift) || 0;
+    const position = Number(statusFrame.position) || 0;
+    if (peers === 0) text = t('status.waiting.nopeer');
+    else if (position <= 1) text = t('status.waiting.next', { peers });
+    else text = t('status.waiting', { position, peers });
+  } else if (state === 'waiting') text = t('status.connecting');
+  else if (state === 'active') text = t('status.active', { peer: (statusFrame && statusFrame.peer) || t('who.peer') });
+  else if (state === 'ended') text = t('status.ended');
+  else if (state === 'forgotten') text = t('status.forgotten');
+  const node = $('status');
+  // Setting the same text again would make some screen readers repeat it.
+  if (node.textContent !== text) node.textContent = text;
+  node.dataset.state = state;
+  document.body.dataset.state = state;
+}
+
+function showOffline(offline) {
+  const node = $('offline');
+  if (offline) {
+    node.textContent = t('offline');
+    node.hidden = false;
+  } else if (!node.hidden) {
+    node.hidden = true;
+    flash(t('reconnected'));
+  }
+  document.body.classList.toggle('is-offline', offline);
+}
+
+let flashTimer = null;
+function flash(text) {
+  const node = $('notice-line');
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { node.hidden = true; node.textContent = ''; }, 8000);
+}
+
+function applyLanguage() {
+  i18n.apply();
+  document.title = t('title');
+  const sw = $('lang-switch');
+  sw.textContent = i18n.lang === 'fr' ? 'English' : 'Français';
+  sw.lang = i18n.lang === 'fr' ? 'en' : 'fr';
+  renderNotice();
+  renderStatus();
+  transcript.relabel();
+  for (const box of document.querySelectorAll('.escalation')) box.querySelector('.esc-title').textContent = t('escalation.title');
+  if (!$('offline').hidden) $('offline').textContent = t('offline');
+}
+
+function setState(next) {
+  state = next;
+  const live = state === 'idle' || state === 'waiting' || state === 'active';
+  $('composer-text').disabled = !live;
+  $('send').disabled = !live;
+  $('leave').hidden = !(state === 'waiting' || state === 'active');
+  if (!live) $('leave-confirm').hidden = true;
+  $('composer').hidden = !live;
+  $('after').hidden = !(state === 'ended' || state === 'forgotten');
+  if (state !== 'idle') $('notice').open = false;
+  renderStatus();
+}
+
+// ---- socket ----
+
+function send(frame) {
+  if (ws && welcomed && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+  return false;
+}
+
+function connect() {
+  wantSocket = true;
+  if (ws) return;
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  renderStatus();
+  const sock = new WebSocket(wsUrl('/ws/seeker'));
+  ws = sock;
+  welcomed = false;
+  sock.addEventListener('open', () => {
+    const token = session.get(K.token);
+    const hello = token
+      ? { type: 'hello', resume: token, last_seq: transcript.maxSeq }
+      : { type: 'hello', lang: i18n.lang };
+    sock.send(JSON.stringify(hello));
+  });
+  sock.addEventListener('message', (event) => {
+    if (ws !== sock) return;
+    let frame;
+    try { frame = JSON.parse(event.data); } catch { return; }
+    if (frame && typeof frame.type === 'string') handle(frame);
+  });
+  sock.addEventListener('close', () => {
+    if (ws !== sock) return;
+    ws = null;
+    welcomed = false;
+    if (wantSocket) {
+      showOffline(true);
+      scheduleReconnect();
+    }
+  });
+}
+
+function scheduleReconnect() {
+  clearTimeout(reconnectTimer);
+  reconnectTimer = setTimeout(() => { reconnectTimer = null; if (wantSocket) connect(); }, backoff.next());
+}
+
+function disconnect() {
+  wantSocket = false;
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  const sock = ws;
+  ws = null;
+  welcomed = false;
+  if (sock) sock.close(1000);
+  showOffline(false);
+}
+
+// The browser knows before the socket does that the network went away: drop the socket
+// at once (a half-dead one can swallow frames) and reconnect as soon as it is back.
+window.addEventListener('offline', () => {
+  if (!wantSocket) return;
+  const sock = ws;
+  ws = null;
+  welcomed = false;
+  if (sock) sock.close();
+  showOffline(true);
+  scheduleReconnect();
+});
+window.addEventListener('online', () => {
+  if (!wantSocket) return;
+  // An attempt made while offline may still be pending; a fresh one is faster than its timeout.
+  if (ws && ws.readyState !== WebSocket.OPEN) {
+    const stale = ws;
+    ws = null;
+    stale.close();
+  }
+  if (!ws) {
+    backoff.reset();
+    connect();
+  }
+});
+
+function flushOutbox() {
+  for (const item of transcript.pending()) {
+    if (send({ type: 'message', client_id: item.clientId, text: item.text })) transcript.markSent(item.clientId);
+  }
+  const queued = controlQueue;
+  controlQueue = [];
+  for (const frame of queued) send(frame);
+}
+
+function saveOutbox() {
+  const items = transcript.pending().map(({ clientId, text }) => ({ client_id: clientId, text }));
+  session.setJSON(K.outbox, items.length ? items : null);
+}
+
+function handle(frame) {
+  switch (frame.type) {
+    case 'welcome': {
+      welcomed = true;
+      everWelcomed = true;
+      backoff.reset();
+      if (frame.resume) session.set(K.token, frame.resume);
+      if (frame.crisis_line) config.crisis_line = frame.crisis_line;
+      if (frame.crisis_email) config.crisis_email = frame.crisis_email;
+      renderCrisis();
+      showOffline(false);
+      if (state === 'idle') setState('waiting');
+      flushOutbox();
+      break;
+    }
+    case 'ack':
+      transcript.ack(frame.client_id, Number(frame.seq));
+      saveOutbox();
+      break;
+    case 'message': {
+      const li = transcript.addMessage(frame);
+      saveOutbox();
+      if (li) {
+        li.scrollIntoView({ block: 'nearest' });
+        if (frame.from === 'peer') {
+          hideTyping();
+          if (document.hidden) document.title = t('title.new');
+        }
+      }
+      break;
+    }
+    case 'status':
+      statusFrame = frame;
+      if (frame.state === 'waiting' || frame.state === 'active') {
+        if (state !== 'ended' && state !== 'forgotten') setState(frame.state);
+      } else {
+        renderStatus();
+      }
+      break;
+    case 'escalation':
+      showEscalation(frame);
+      break;
+    case 'typing':
+      showTyping();
+      break;
+    case 'ended': {
+      hideTyping();
+      // A resume of an ended conversation says so again: show it once.
+      if (state === 'ended' || state === 'forgotten') break;
+      const by = ['seeker', 'peer', 'system'].includes(frame.by) ? frame.by : 'system';
+      transcript.addItem(el('li', { class: 'event', text: t(`ended.${by}`) }));
+      setState('ended');
+      $('after-title').focus();
+      break;
+    }
+    case 'forgotten':
+      transcript.clear();
+      escalationsShown.clear();
+      session.set(K.token, null);
+      session.set(K.outbox, null);
+      $('forget-status').textContent = t('forget.done');
+      $('forget').hidden = true;
+      $('forget-confirm').hidden = true;
+      $('forget-cancel').hidden = true;
+      $('survey').hidden = true;
+      setState('forgotten');
+      disconnect();
+      break;
+    case 'error':
+      handleError(frame);
+      break;
+    default:
+      break; // later additions to the protocol are ignored
+  }
+}
+
+function handleError(frame) {
+  if (frame.code === 'unknown_resume') {
+    const wasEnded = state === 'ended';
+    const unsent = transcript.pending().map((p) => p.text);
+    disconnect();
+    session.set(K.token, null);
+    session.set(K.outbox, null);
+    if (wasEnded || controlQueue.some((f) => f.type === 'forget')) {
+      controlQueue = [];
+      $('forget-status').textContent = t('forget.failed');
+      return;
+    }
+    controlQueue = [];
+    transcript.clear();
+    escalationsShown.clear();
+    statusFrame = null;
+    setState('idle');
+    // Nothing typed is lost: what was not acknowledged goes back into the message box.
+    if (unsent.length) {
+      const box = $('composer-text');
+      box.value = [...unsent, box.value].filter(Boolean).join('\n');
+      session.set(K.draft, box.value);
+    }
+    flash(t('error.unknown_resume'));
+    $('composer-text').focus();
+  } else if (frame.code === 'rate_limited') {
+    flash(t('error.rate_limited'));
+  } else if (frame.code === 'too_large') {
+    flash(t('error.too_large'));
+  } else {
+    flash(t('error.generic'));
+  }
+}
+
+const escalationsShown = new Set();
+
+function showEscalation(frame) {
+  if (frame.crisis_line) config.crisis_line = frame.crisis_line;
+  if (frame.crisis_email) config.crisis_email = frame.crisis_email;
+  renderCrisis();
+  // A resume repeats the last escalation; it is already on screen.
+  const key = `${frame.reason}\n${frame.text}`;
+  if (escalationsShown.has(key)) return;
+  escalationsShown.add(key);
+  // The alert role sits on a div inside the list item: a list may only hold list items.
+  const box = el('li', { class: 'escalation' }, el('div', { role: 'alert' },
+    el('strong', { class: 'esc-title', text: t('escalation.title') }),
+    el('p', { class: 'esc-text', text: frame.text || '' }),
+    el('p', { class: 'esc-links' },
+      el('a', { class: 'btn btn-primary', href: telHref(config.crisis_line), text: t('escalation.call', { line: config.crisis_line }) }),
+      ' ',
+      el('a', { href: `mailto:${config.crisis_email}`, text: config.crisis_email })),
+  ));
+  box.dataset.reason = String(frame.reason || '');
+  transcript.addItem(box);
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+function showTyping() {
+  $('typing').textContent = t('typing.peer');
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+}
+
+function hideTyping() {
+  clearTimeout(typingTimer);
+  $('typing').textContent = '';
+}
+
+// ---- composer ----
+
+function submitMessage() {
+  const box = $('composer-text');
+  const text = box.value.trim();
+  if (!text || !(state === 'idle' || state === 'waiting' || state === 'active')) return;
+  const clientId = uuid();
+  transcript.addPending(clientId, text).scrollIntoView({ block: 'nearest' });
+  box.value = '';
+  session.set(K.draft, null);
+  lastTypingSent = 0; // the other side hid its indicator on this message: say so again at once
+  saveOutbox();
+  if (send({ type: 'message', client_id: clientId, text })) transcript.markSent(clientId);
+  else connect(); // the first message opens the conversation; later ones wait for the socket
+  box.focus();
+}
+
+$('composer').addEventListener('submit', (event) => {
+  event.preventDefault();
+  submitMessage();
+});
+$('composer-text').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submitMessage();
+  }
+});
+$('composer-text').addEventListener('input', () => {
+  session.set(K.draft, $('composer-text').value || null);
+  const now = Date.now();
+  if ((state === 'waiting' || state === 'active') && now - lastTypingSent > TYPING_SEND_EVERY_MS) {
+    if (send({ type: 'typing' })) lastTypingSent = now;
+  }
+});
+
+$('leave').addEventListener('click', () => {
+  $('leave-confirm').hidden = false;
+  $('leave-confirm').focus();
+});
+$('leave-confirm').addEventListener('click', () => {
+  $('leave-confirm').hidden = true;
+  if (!send({ type: 'end' })) controlQueue.push({ type: 'end' });
+});
+
+// ---- after the end ----
+
+function sendControl(frame) {
+  if (send(frame)) return;
+  controlQueue.push(frame);
+  if (session.get(K.token)) connect();
+}
+
+$('survey').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const picked = $('survey').querySelector('input[name="rating"]:checked');
+  if (!picked) {
+    $('survey-done').textContent = t('survey.pick');
+    return;
+  }
+  sendControl({ type: 'survey', rating: Number(picked.value) });
+  $('survey').hidden = true;
+  $('survey-done').textContent = t('survey.thanks');
+  $('survey-done').tabIndex = -1;
+  $('survey-done').focus();
+});
+
+$('forget').addEventListener('click', () => {
+  $('forget-status').textContent = t('forget.ask');
+  $('forget').hidden = true;
+  $('forget-confirm').hidden = false;
+  $('forget-cancel').hidden = false;
+  $('forget-confirm').focus();
+});
+$('forget-cancel').addEventListener('click', () => {
+  $('forget-status').textContent = '';
+  $('forget').hidden = false;
+  $('forget-confirm').hidden = true;
+  $('forget-cancel').hidden = true;
+  $('forget').focus();
+});
+$('forget-confirm').addEventListener('click', () => {
+  $('forget-confirm').hidden = true;
+  $('forget-cancel').hidden = true;
+  sendControl({ type: 'forget' });
+});
+
+$('new-chat').addEventListener('click', () => {
+  disconnect();
+  session.set(K.token, null);
+  session.set(K.outbox, null);
+  transcript.clear();
+  escalationsShown.clear();
+  statusFrame = null;
+  controlQueue = [];
+  for (const id of ['survey-done', 'forget-status']) $(id).textContent = '';
+  $('survey').reset();
+  $('survey').hidden = false;
+  $('forget').hidden = false;
+  $('notice').open = true;
+  setState('idle');
+  $('composer-text').focus();
+});
+
+$('lang-switch').addEventListener('click', () => {
+  i18n.lang = i18n.lang === 'fr' ? 'en' : 'fr';
+  session.set(K.lang, i18n.lang);
+  applyLanguage();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) document.title = t('title');
+});
+
+// ---- start ----
+
+async function loadConfig() {
+  try {
+    const res = await fetch('/api/public-config', { credentials: 'omit', cache: 'no-store' });
+    if (res.ok) Object.assign(config, await res.json());
+  } catch { /* the defaults above stay */ }
+  renderCrisis();
+  renderNotice();
+}
+
+function start() {
+  applyLanguage();
+  setState('idle');
+  const draft = session.get(K.draft);
+  if (draft) $('composer-text').value = draft;
+  // Own messages not yet acknowledged when the tab was reloaded: shown again and re-sent
+  // with the same client_id, which the server recognises (it stores nothing twice).
+  for (const item of session.getJSON(K.outbox, [])) {
+    if (item && typeof item.client_id === 'string' && typeof item.text === 'string') {
+      transcript.addPending(item.client_id, item.text);
+    }
+  }
+  if (session.get(K.token)) {
+    setState('waiting');
+    connect();
+  } else if (transcript.pending().length) {
+    connect();
+  }
+  loadConfig();
+}
+
+start();
+// For the tests and for support: which state the page believes it is in.
+window.chatdSeeker = { state: () => state, connected: () => welcomed, everWelcomed: () => everWelcomed };
