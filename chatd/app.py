@@ -28,8 +28,10 @@ from routing.worker import Worker
 log = get_logger(__name__)
 SHUTDOWN_CLOSE_S = 5.0
 
-# Extra parts (pages, the SMS bridge) plug in here: routes, and hooks run at start-up.
-Plugin = Callable[[Services, "Worker | None"], Awaitable[None]]
+# Extra parts (the SMS bridge) plug in here: a hook run at start-up that may return a
+# teardown run at shutdown (before the shared resources close).
+Teardown = Callable[[], Awaitable[None]]
+Plugin = Callable[[Services, "Worker | None"], Awaitable[Teardown | None]]
 
 
 def _extra_routes(settings: Settings) -> list[BaseRoute]:
@@ -40,6 +42,8 @@ def _extra_routes(settings: Settings) -> list[BaseRoute]:
         pass
     else:
         routes.extend(page_routes(settings))
+    from sms.bridge import sms_routes
+    routes.extend(sms_routes(settings))
     return routes
 
 
@@ -59,6 +63,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             risk=RiskMatcher.from_file(settings.risk_phrases), proc_id=new_id()[:12], keys=keys)
         app.state.services = services
         worker: Worker | None = None
+        teardowns: list[Teardown] = []
         try:
             await hub.start()
             hub.add_base_subscriber(keys.ch_queue, fanout.QueueListener(services))
@@ -70,7 +75,9 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             if run_worker:
                 worker = Worker(engine, store, settings)
             for plugin in app.state.plugins:
-                await plugin(services, worker)
+                teardown = await plugin(services, worker)
+                if teardown is not None:
+                    teardowns.append(teardown)
             if worker is not None:
                 services.spawn(worker.run(), "worker")
             log.info("process.started", proc=services.proc_id, web=run_web, worker=run_worker)
@@ -79,6 +86,11 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             log.info("process.stopping", proc=services.proc_id)
             await _close_sockets(services)
             await services.stop_tasks()
+            for teardown in reversed(teardowns):
+                try:
+                    await teardown()
+                except Exception:
+                    log.exception("plugin.teardown_failed")
             await hub.close()
             with contextlib.suppress(Exception):
                 await redis.srem(keys.procs, services.proc_id)
@@ -101,7 +113,8 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             *_extra_routes(settings),
         ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.plugins = []
+    from sms.bridge import plugin as sms_plugin
+    app.state.plugins = [sms_plugin]
     app.state.settings = settings
     return app
 

@@ -42,8 +42,6 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
 
 def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:
     app = create_app(settings, redis_url, run_worker=worker, run_web=web)
-    for plugin in _plugins(settings, web=web):
-        app.state.plugins.append(plugin)
     server = _uvicorn(app, settings)
     log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
     server.run()
@@ -53,7 +51,6 @@ def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) 
 async def _worker_main(settings: Settings, redis_url: str) -> int:
     """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
     app = create_app(settings, redis_url, run_worker=True, run_web=False)
-    app.state.plugins.extend(_plugins(settings, web=False))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,14 +58,6 @@ async def _worker_main(settings: Settings, redis_url: str) -> int:
     async with app.router.lifespan_context(app):
         await stop.wait()
     return 0
-
-
-def _plugins(settings: Settings, *, web: bool) -> list[object]:
-    try:
-        from sms.bridge import plugin as sms_plugin
-    except ImportError:
-        return []
-    return [sms_plugin]
 
 
 def cmd_serve(settings: Settings) -> int:

@@ -41,6 +41,8 @@ class Services:
     peers: set[PeerConnection] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     queue_dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    sms: Any = None  # the SMS bridge (sms/bridge.py), set at start-up
+    sms_simulator: Any = None  # the phone simulator, when no Twilio account is configured
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A process-level background task, owned here: cancelled and awaited at shutdown."""

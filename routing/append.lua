@@ -2,7 +2,8 @@
 -- KEYS: none (built from the prefix, see _lib.lua)
 -- ARGV: 1 prefix, 2 conv, 3 sender (seeker|peer|system), 4 client_id ('' for none), 5 text,
 --       6 at (ISO 8601), 7 now_ms, 8 acting peer ('' unless sender is peer), 9 wait_escalate_ms,
---       10 risk ('1' when the text matched the risk list)
+--       10 risk ('1' when the text matched the risk list), 11 SMS idle ms (restarts an SMS
+--       conversation's idle timer)
 -- Returns: {'ok', seq} | {'dup', seq} | {'queued', seq, peers_on_shift} | {'err', code}
 local conv, sender, cid, text, at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now_ms, actor, wait_ms = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
@@ -20,6 +21,9 @@ end
 local seq = append_msg(conv, sender, text, at)
 if cid ~= '' then redis.call('HSET', K.cids(conv), cid, seq) end
 redis.call('HSET', K.conv(conv), 'last', now_ms)
+if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then
+  redis.call('ZADD', K.timers, now_ms + tonumber(ARGV[11]), 'smsidle|' .. conv)
+end
 if state == 'new' and sender == 'seeker' then
   local band = (ARGV[10] == '1') and 0 or 2
   redis.call('HSET', K.conv(conv), 'state', 'waiting', 'queued', now_ms, 'first_queued', now_ms, 'band', band)

@@ -1,6 +1,7 @@
 -- end: the conversation ends, whoever ends it; everything it held is let go in one step.
 -- KEYS: none. ARGV: 1 prefix, 2 conv, 3 by (seeker|peer|system), 4 acting peer, 5 outcome,
---       6 now_ms, 7 debrief_ms, 8 archive_at_ms, 9 only if no seeker socket is attached ('1'/'0')
+--       6 now_ms, 7 debrief_ms, 8 archive_at_ms, 9 only if no seeker socket is attached ('1'/'0'),
+--       10 extra archive delay for SMS (ms: the bridge still needs the number for the closing text)
 -- Returns: {'ok', peer, previous state} | {'err', 'unknown'|'ended'|'not_allowed'|'attached'}
 local conv, by, actor, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now_ms, debrief_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -32,7 +33,9 @@ end
 redis.call('HSET', K.conv(conv), 'state', 'ended', 'ended', now_ms, 'ended_by', by, 'outcome', outcome)
 to_seeker(conv, 0, cjson.encode({type = 'ended', by = by}))
 to_monitors(conv, 0, cjson.encode({type = 'ended', conversation = conv, by = by}))
-redis.call('ZADD', K.timers, tonumber(ARGV[8]), 'archive|' .. conv)
+local archive_at = tonumber(ARGV[8])
+if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then archive_at = archive_at + tonumber(ARGV[10]) end
+redis.call('ZADD', K.timers, archive_at, 'archive|' .. conv)
 queue_changed()
 wake()
 return {'ok', peer, state}

@@ -26,6 +26,7 @@ from routing.states import ConvState, ShiftAction, ShiftState
 
 MISSED_OFFERS_BEFORE_BREAK = 2
 MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at
+SMS_ARCHIVE_DELAY_MS = 60_000  # the SMS bridge texts the closing message before the number goes
 
 _ERROR_MESSAGES = {
     "unknown": ("not_allowed", "no such conversation is assigned to you"),
@@ -96,9 +97,10 @@ class Engine:
 
     # --- conversations ----------------------------------------------------------------------
     async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
-                                  extra: dict[str, str] | None = None) -> tuple[str, str]:
+                                  extra: dict[str, str] | None = None, conv_id: str | None = None
+                                  ) -> tuple[str, str]:
         """A new conversation (state new); returns its id and the seeker's resume token."""
-        conv, token = new_id(), secrets.token_urlsafe(32)
+        conv, token = conv_id or new_id(), secrets.token_urlsafe(32)
         fields: dict[Any, str | int] = {"state": ConvState.NEW.value, "channel": channel, "lang": lang, "seq": 0,
                   "created": now_ms(), "created_at": iso_now(), "risk": "0", "escalated": "",
                   "peer": "", "offer": "", **({"label": label} if label else {}), **(extra or {})}
@@ -143,7 +145,7 @@ class Engine:
         """Store a message; acknowledged only once this returns (it is in Redis)."""
         reply = await self.scripts.call(
             "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
-            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0")
+            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0", int(self.settings.sms_idle_s * 1000))
         kind = _s(reply[0])
         if kind == "err":
             raise _err(reply)
@@ -160,7 +162,7 @@ class Engine:
         archive_at = now_ms()
         reply = await self.scripts.call("end", conv, by, actor, outcome, now_ms(),
                                         int(self.settings.debrief_s * 1000), archive_at,
-                                        "1" if only_if_detached else "0")
+                                        "1" if only_if_detached else "0", SMS_ARCHIVE_DELAY_MS)
         if _s(reply[0]) == "err":
             if _s(reply[1]) in ("ended", "attached"):
                 return False

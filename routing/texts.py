@@ -42,6 +42,15 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def bilingual(english: str) -> str:
+    """A system message's English text followed by its French (for a texter whose language is
+    not known yet); texts that are not system messages come back unchanged."""
+    for variants in _TEXTS.values():
+        if variants["en"] == english:
+            return f"{variants['en']}\n\n{variants['fr']}"
+    return english
+
+
 def text(key: str, lang: str, **values: str) -> str:
     """The text ``key`` in ``lang`` (English when the language is unknown)."""
     variants = _TEXTS[key]

@@ -1,0 +1,396 @@
+"""The SMS bridge: Twilio webhooks in, texts out, into the same queue and console as the web.
+
+Inbound (``POST /sms/inbound``, any web process): the signature is checked against
+``CHATD_PUBLIC_URL`` + path; a ``MessageSid`` seen before stores nothing; keywords are handled
+here (answered in the TwiML); any other text goes to the number's one open conversation
+(opened and queued on first contact). The number lives only in that conversation's Redis
+hash while it is open, keyed elsewhere by its HMAC; peers see "Texter 4F2A".
+
+Outbound (the worker): the routing scripts push every seeker-facing frame of an SMS
+conversation onto ``P:sms:events``; one consumer turns them into texts on the outbox (peer
+and system messages, the in-line notice, escalations, closing texts). Delivery states go to
+the assigned peer as ``delivery`` frames. Crash safety: an event is moved to a processing
+list while handled and handled again after a restart (the outbox ignores a repeated seq).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from chatd.services import Services
+from config.logging import get_logger
+from config.settings import Settings
+from routing import texts as routing_texts
+from routing.engine import new_id, now_ms
+from routing.errors import RoutingError
+from routing.states import ConvState
+from routing.worker import Worker
+from sms.hashing import normalise_e164, number_hash, texter_label
+from sms.keywords import Intent, classify
+from sms.outbox import DeliveryState, Outbox
+from sms.sender import TwilioSender
+from sms.signature import is_valid_request
+from sms.texts import Language, SmsTexts
+
+log = get_logger(__name__)
+
+NOTICE_SEQ_BASE = 1_000_000_000  # seqs of the service's own notices, apart from messages
+SID_TTL_S = 3 * 86400
+LANG_TTL_S = 90 * 86400
+MAX_BODY = 1600 * 2
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
+
+
+def twiml(text: str | None) -> Response:
+    body = (EMPTY_TWIML if not text else
+            f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>')
+    return Response(body, media_type="application/xml")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    account_sid: str
+    auth_token: str
+    from_number: str
+    simulated: bool
+
+
+def credentials(settings: Settings) -> Credentials:
+    """The Twilio account, or the built-in simulator's (derived from the secret key, so every
+    process of one deployment agrees on it)."""
+    if settings.twilio_configured:
+        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
+        return Credentials(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number,
+                           simulated=False)
+    digest = hmac.new(settings.secret_key.encode(), b"chatd-sms-simulator", hashlib.sha256).hexdigest()
+    return Credentials("AC" + digest[:32], digest[32:64], "+15550100000", simulated=True)
+
+
+class SmsKeysCore:
+    """The bridge's own keys, beside the outbox's (same prefix)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.p = f"{prefix}:sms"
+
+    def sid(self, message_sid: str) -> str:
+        return f"{self.p}:sid:{message_sid}"
+
+    def open(self, nhash: str) -> str:
+        return f"{self.p}:open:{nhash}"
+
+    def lang(self, nhash: str) -> str:
+        return f"{self.p}:lang:{nhash}"
+
+    @property
+    def processing(self) -> str:
+        return f"{self.p}:events:processing"
+
+
+class SmsBridge:
+    def __init__(self, services: Services, creds: Credentials, outbox: Outbox, sender: TwilioSender) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.redis: Redis = services.redis
+        self.creds = creds
+        self.outbox = outbox
+        self.sender = sender
+        self.keys = SmsKeysCore(services.settings.key_prefix)
+        self.texts = SmsTexts.from_settings(services.settings)
+
+    # --- inbound ----------------------------------------------------------------------------
+    async def inbound(self, request: Request) -> Response:
+        form = await request.form()
+        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
+                                request.url.query, items, request.headers.get("x-twilio-signature")):
+            log.warning("sms.forged_webhook")
+            return PlainTextResponse("invalid signature\n", status_code=403)
+        fields = dict(items)
+        sid = fields.get("MessageSid", "")
+        number = normalise_e164(fields.get("From", ""))
+        if not sid or number is None:
+            log.warning("sms.inbound_malformed", has_sid=bool(sid))
+            return twiml(None)
+        # At-least-once webhooks: the first copy wins, on any process, even at the same moment.
+        if not await self.redis.set(self.keys.sid(sid), "1", nx=True, ex=SID_TTL_S):
+            log.info("sms.inbound_duplicate", message_sid=sid)
+            return twiml(None)
+        try:
+            async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
+                reply = await self._handle(sid, number, fields.get("Body", "")[:MAX_BODY])
+        except Exception:
+            # Not stored: let Twilio retry this MessageSid.
+            await self.redis.delete(self.keys.sid(sid))
+            log.exception("sms.inbound_failed", message_sid=sid)
+            return PlainTextResponse("try again\n", status_code=503)
+        return twiml(reply)
+
+    async def _lang(self, nhash: str, conv: str | None) -> Language | None:
+        if conv is not None:
+            raw = await self.redis.hget(self.services.keys.conv(conv), "sms_lang")
+            if raw:
+                return Language(raw.decode() if isinstance(raw, bytes) else raw)
+        raw = await self.redis.get(self.keys.lang(nhash))
+        return Language(raw.decode() if isinstance(raw, bytes) else raw) if raw else None
+
+    async def open_conversation(self, nhash: str) -> str | None:
+        raw = await self.redis.get(self.keys.open(nhash))
+        if raw is None:
+            return None
+        conv = raw.decode() if isinstance(raw, bytes) else str(raw)
+        info = await self.services.engine.info(conv)
+        if info is None or info.state == ConvState.ENDED:
+            await self.redis.delete(self.keys.open(nhash))
+            return None
+        return conv
+
+    async def _handle(self, sid: str, number: str, body: str) -> str | None:
+        store, engine = self.services.store, self.services.engine
+        nhash = number_hash(self.settings.secret_key, number)
+        conv = await self.open_conversation(nhash)
+        lang = await self._lang(nhash, conv)
+        c = classify(body)
+        if c.intent == Intent.HELP:
+            return self.texts.help(lang or c.language)
+        if c.intent == Intent.OPT_OUT:
+            await store.set_opt_out(nhash, True, now_ms())
+            if conv is not None:
+                await self.outbox.cancel_conversation(conv)
+                await engine.end(conv, "seeker", outcome="opted_out")
+            log.info("sms.opted_out", conversation=conv)
+            return None  # Twilio's Advanced Opt-Out sends the confirmation
+        if c.intent == Intent.OPT_IN:
+            await store.set_opt_out(nhash, False, now_ms())
+            log.info("sms.opted_in")
+            return self.texts.opted_in(lang or c.language)
+        if c.intent == Intent.DELETE:
+            await self._forget_number(nhash, conv)
+            return self.texts.deleted(lang or c.language)
+        if c.intent == Intent.LANGUAGE and c.language is not None:
+            await self.redis.set(self.keys.lang(nhash), c.language.value, ex=LANG_TTL_S)
+            if conv is not None:
+                await self.redis.hset(self.services.keys.conv(conv), mapping={"sms_lang": c.language.value,
+                                                                               "lang": c.language.value})
+            return self.texts.language_set(c.language)
+        if not body.strip():
+            return None
+        if conv is None:
+            conv = await self._open(nhash, number, lang)
+        risk = self.services.risk.matches(body)
+        try:
+            result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
+        except RoutingError:
+            # It ended between our look and the append: open a new one for this text.
+            await self.redis.delete(self.keys.open(nhash))
+            conv = await self._open(nhash, number, lang)
+            result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
+        if result.queued:
+            log.info("conversation.queued", conversation=conv, channel="sms", risk=risk)
+            if result.peers_on_shift == 0:
+                await engine.escalate(conv, "no_peer_on_shift")
+        if risk and not result.duplicate and await engine.escalate(conv, "risk"):
+            log.info("conversation.escalated", conversation=conv, reason="risk")
+        return None
+
+    async def _open(self, nhash: str, number: str, lang: Language | None) -> str:
+        """The number's open conversation, created if it has none (one per number, race-free)."""
+        candidate = new_id()
+        if not await self.redis.set(self.keys.open(nhash), candidate, nx=True):
+            existing = await self.open_conversation(nhash)
+            if existing is not None:
+                return existing
+            await self.redis.set(self.keys.open(nhash), candidate)
+        await self.services.engine.create_conversation(
+            "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate,
+            extra={"number": number, "number_hash": nhash, "sms_lang": lang.value if lang else ""})
+        log.info("conversation.created", conversation=candidate, channel="sms")
+        return candidate
+
+    async def _forget_number(self, nhash: str, conv: str | None) -> None:
+        engine, store = self.services.engine, self.services.store
+        if conv is not None:
+            await self.outbox.cancel_conversation(conv)
+            await engine.end(conv, "seeker", outcome="deleted")
+        for old in {*(await store.forget_number(nhash)), *([conv] if conv else [])}:
+            with contextlib.suppress(RoutingError):
+                await engine.forget(old)
+            await store.forget(old)
+        log.info("sms.deleted", conversation=conv)
+
+    async def status(self, request: Request) -> Response:
+        form = await request.form()
+        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
+                                request.url.query, items, request.headers.get("x-twilio-signature")):
+            return PlainTextResponse("invalid signature\n", status_code=403)
+        fields = dict(items)
+        if fields.get("MessageSid") and fields.get("MessageStatus"):
+            await self.outbox.handle_status(fields["MessageSid"], fields["MessageStatus"],
+                                            fields.get("ErrorCode") or None)
+        return Response(status_code=204)
+
+    # --- outbound ---------------------------------------------------------------------------
+    async def on_delivery(self, conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
+        if seq >= NOTICE_SEQ_BASE:
+            return
+        peer = await self.redis.hget(self.services.keys.conv(conv), "peer")
+        frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
+                            **({"code": code} if code else {})})
+        k = self.services.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if peer:
+                pipe.publish(k.ch_peer(peer.decode() if isinstance(peer, bytes) else peer), f"0\t{conv}\t{frame}")
+            pipe.publish(k.ch_monitor(conv), f"0\t{conv}\t{frame}")
+            await pipe.execute()
+
+    async def consume(self) -> None:
+        """The worker's loop over SMS conversations' seeker-facing events."""
+        k = self.services.keys
+        # Events a killed worker was handling are handled again first (at least once).
+        while (leftover := await self.redis.lindex(self.keys.processing, 0)) is not None:
+            await self._event_safely(leftover)
+            await self.redis.lpop(self.keys.processing)
+        backoff_s = 0.1
+        while True:
+            try:
+                raw = await self.redis.blmove(k.sms_events, self.keys.processing, 1, "LEFT", "RIGHT")
+                if raw is not None:
+                    event = raw.decode() if isinstance(raw, bytes) else raw
+                    await self._event_safely(event)
+                    await self.redis.lrem(self.keys.processing, 1, event)
+                backoff_s = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sms.consumer_failed", error=type(exc).__name__)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 5.0)
+
+    async def _event_safely(self, raw: bytes | str) -> None:
+        try:
+            await self.on_event(raw.decode() if isinstance(raw, bytes) else raw)
+        except (ValueError, KeyError) as exc:
+            log.warning("sms.event_dropped", error=type(exc).__name__)
+
+    async def on_event(self, raw: str) -> None:
+        conv, _, frame_text = raw.partition("\t")
+        frame: dict[str, Any] = json.loads(frame_text)
+        kind = frame.get("type")
+        k = self.services.keys
+        h = await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"])
+        number = h[0].decode() if isinstance(h[0], bytes) else h[0]
+        nhash = h[1].decode() if isinstance(h[1], bytes) else (h[1] or "")
+        lang_raw = h[2].decode() if isinstance(h[2], bytes) else (h[2] or "")
+        lang = Language(lang_raw) if lang_raw else None
+        if kind == "ended":
+            await self.redis.delete(self.keys.open(nhash)) if nhash else None
+        if not number:
+            return
+        text: str | None = None
+        seq: int | None = None
+        if kind == "message" and frame.get("from") in ("peer", "system"):
+            seq = int(frame["seq"])
+            text = str(frame["text"])
+            if frame["from"] == "system" and lang is None:
+                text = routing_texts.bilingual(text)
+        elif kind == "status" and frame.get("state") == "waiting":
+            if await self.redis.hsetnx(k.conv(conv), "sms_queued_notice", "1"):
+                text = self.texts.queued(lang, int(frame.get("position") or 1))
+        elif kind == "escalation":
+            text = self.texts.escalation(lang)
+        elif kind == "ended":
+            by = frame.get("by")
+            text = (self.texts.ended_by_peer(lang) if by == "peer"
+                    else self.texts.idle_closed(lang) if by == "system" else None)
+        if text is None:
+            return
+        if seq is None:
+            seq = NOTICE_SEQ_BASE + int(await self.redis.hincrby(k.conv(conv), "sms_notices", 1))
+        if nhash and await self.services.store.is_opted_out(nhash):
+            await self.on_delivery(conv, seq, DeliveryState.FAILED, "21610")
+            return
+        await self.outbox.enqueue(conv, seq, number, text)
+
+    async def idle(self, conv: str) -> None:
+        """Worker timer: an SMS conversation with no message for CHATD_SMS_IDLE_S ends."""
+        if await self.services.engine.end(conv, "system", outcome="idle"):
+            log.info("conversation.ended", conversation=conv, by="system", why="sms_idle")
+
+
+def _bridge(request: Request) -> SmsBridge:
+    bridge: SmsBridge = request.app.state.services.sms
+    return bridge
+
+
+async def inbound(request: Request) -> Response:
+    return await _bridge(request).inbound(request)
+
+
+async def status(request: Request) -> Response:
+    return await _bridge(request).status(request)
+
+
+def sms_routes(settings: Settings) -> list[BaseRoute]:
+    """The webhook routes, and the phone simulator's when no Twilio account is configured."""
+    routes: list[BaseRoute] = [
+        Route("/sms/inbound", inbound, methods=["POST"]),
+        Route("/sms/status", status, methods=["POST"]),
+    ]
+    if not settings.twilio_configured:
+        from sms.simulator import simulator_routes
+        routes.extend(simulator_routes())
+    return routes
+
+
+async def plugin(services: Services, worker: Worker | None) -> Any:
+    """Start the bridge in this process: every process answers webhooks; the worker sends."""
+    settings = services.settings
+    creds = credentials(settings)
+    simulator = None
+    api_base = settings.twilio_api_base
+    if creds.simulated:
+        from sms.simulator import Simulator
+        simulator = Simulator(creds, settings)
+        api_base = await simulator.start()
+    sender = TwilioSender(creds.account_sid, creds.auth_token, creds.from_number, api_base=api_base,
+                          status_callback_url=settings.public_url + "/sms/status")
+    holder: dict[str, SmsBridge] = {}
+
+    async def on_delivery(conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
+        await holder["bridge"].on_delivery(conv, seq, state, code)
+
+    outbox = Outbox(services.redis, sender, settings, on_delivery)
+    bridge = SmsBridge(services, creds, outbox, sender)
+    holder["bridge"] = bridge
+    services.sms = bridge
+    services.sms_simulator = simulator
+    consumer: asyncio.Task[None] | None = None
+    if worker is not None:
+        worker.add_handler("smsidle", bridge.idle)
+        outbox.start()
+        consumer = asyncio.create_task(bridge.consume(), name="sms-consumer")
+
+    async def teardown() -> None:
+        if consumer is not None:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+        await outbox.aclose()
+        await sender.aclose()
+        if simulator is not None:
+            await simulator.aclose()
+
+    return teardown

@@ -1,0 +1,126 @@
+"""Everything the service itself says by text, in English, French, or both.
+
+A texter's language is unknown until they choose it (by texting ``EN`` or ``FR``) or the
+conversation records one; until then every text is bilingual, English first. Texts are
+short because each 160-character segment (70 once a French accent outside GSM-7 appears)
+is billed, but they always say where help is: 911 and the 24/7 line.
+
+The opt-out, opt-in and help texts are also what docs/sms.md asks operators to paste into
+Twilio's Advanced Opt-Out settings, since Twilio answers those keywords itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from config.settings import Settings
+
+
+class Language(StrEnum):
+    """A language the service speaks."""
+
+    EN = "en"
+    FR = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class SmsTexts:
+    """The service's texts with the crisis line and email filled in.
+
+    Every method takes the texter's language, or ``None`` for a bilingual text.
+    """
+
+    crisis_line: str
+    crisis_email: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmsTexts:
+        """Texts carrying the configured crisis line and email."""
+        return cls(crisis_line=settings.crisis_line, crisis_email=settings.crisis_email)
+
+    def queued(self, lang: Language | None, place: int) -> str:
+        """First answer to a new texter: in line, their place, 911, the 24/7 line."""
+        en = (f"Thanks for reaching out. You're in line (number {place}); a trained peer will "
+              f"text you back here. In an emergency call 911. 24/7 line: {self.crisis_line}. "
+              "Reply STOP to stop texts, HELP for help.")
+        fr = (f"Merci de nous écrire. Vous êtes en file (numéro {place}); une personne aidante "
+              f"formée vous répondra ici. Urgence : 911. Ligne 24/7 : {self.crisis_line}. "
+              "Répondez ARRET pour arrêter, AIDE pour de l'aide.")
+        if lang is None:
+            return _both(en + " Reply FR for French.", fr + " Répondez EN pour l'anglais.")
+        return _pick(lang, en, fr)
+
+    def position_update(self, lang: Language | None, place: int) -> str:
+        """The texter moved up in line."""
+        en = f"You're now number {place} in line. A peer will text you as soon as they can."
+        fr = f"Vous êtes maintenant numéro {place} dans la file. Une personne aidante vous écrira bientôt."
+        return _pick(lang, en, fr)
+
+    def help(self, lang: Language | None) -> str:
+        """Answer to HELP/INFO/AIDE: who we are, the 24/7 line and email, 911."""
+        en = (f"Defence Team peer support by text. 24/7 line: {self.crisis_line}, "
+              f"{self.crisis_email}. Emergency: 911. Text us to reach a peer; STOP to stop texts.")
+        fr = (f"Soutien par les pairs de l'Équipe de la Défense. Ligne 24/7 : {self.crisis_line}, "
+              f"{self.crisis_email}. Urgence : 911. Écrivez-nous pour joindre une personne "
+              "aidante; ARRET pour arrêter.")
+        return _pick(lang, en, fr)
+
+    def escalation(self, lang: Language | None) -> str:
+        """The conversation was escalated: give the 24/7 line now; they stay in line."""
+        en = (f"If you need support right now, the 24/7 line is there for you: {self.crisis_line} "
+              f"or {self.crisis_email}. In an emergency call 911. You're still in line here.")
+        fr = (f"Si vous avez besoin de soutien maintenant, la ligne 24/7 est là pour vous : "
+              f"{self.crisis_line} ou {self.crisis_email}. Urgence : 911. Vous restez dans la file.")
+        return _pick(lang, en, fr)
+
+    def opted_out(self, lang: Language | None) -> str:
+        """Confirmation of STOP/ARRET (sent by Twilio's Advanced Opt-Out, or the simulator)."""
+        en = (f"You won't get more texts from us. Reply START to reach us again. "
+              f"24/7 line: {self.crisis_line}.")
+        fr = (f"Vous ne recevrez plus de textos de notre part. Répondez START pour nous joindre "
+              f"à nouveau. Ligne 24/7 : {self.crisis_line}.")
+        return _pick(lang, en, fr)
+
+    def opted_in(self, lang: Language | None) -> str:
+        """Confirmation of START: texts are allowed again."""
+        en = "Welcome back. Text us anytime to reach a peer. Reply STOP to stop texts."
+        fr = "Bon retour. Écrivez-nous en tout temps pour joindre une personne aidante. ARRET pour arrêter."
+        return _pick(lang, en, fr)
+
+    def deleted(self, lang: Language | None) -> str:
+        """Confirmation of DELETE/SUPPRIMER."""
+        en = "Done: the texts of your conversations with us are deleted. Text us anytime."
+        fr = ("C'est fait : les textos de vos conversations avec nous sont supprimés. "
+              "Écrivez-nous en tout temps.")
+        return _pick(lang, en, fr)
+
+    def idle_closed(self, lang: Language | None) -> str:
+        """The conversation ended after a long silence."""
+        en = (f"This conversation has closed after a quiet while. Text us anytime to start again. "
+              f"24/7 line: {self.crisis_line}.")
+        fr = (f"Cette conversation est fermée après un long silence. Écrivez-nous en tout temps "
+              f"pour recommencer. Ligne 24/7 : {self.crisis_line}.")
+        return _pick(lang, en, fr)
+
+    def ended_by_peer(self, lang: Language | None) -> str:
+        """The peer ended the conversation."""
+        en = (f"Your peer has ended the conversation. Thank you for reaching out; text us anytime. "
+              f"24/7 line: {self.crisis_line}.")
+        fr = (f"La personne aidante a terminé la conversation. Merci de nous avoir écrit; "
+              f"écrivez-nous en tout temps. Ligne 24/7 : {self.crisis_line}.")
+        return _pick(lang, en, fr)
+
+    def language_set(self, lang: Language) -> str:
+        """Confirmation of an ``EN``/``FR`` choice, in the chosen language."""
+        return _pick(lang, "OK, we'll text you in English.", "D'accord, nous vous écrirons en français.")
+
+
+def _pick(lang: Language | None, en: str, fr: str) -> str:
+    if lang is None:
+        return _both(en, fr)
+    return fr if lang == Language.FR else en
+
+
+def _both(en: str, fr: str) -> str:
+    return f"{en}\n\n{fr}"
