@@ -163,6 +163,10 @@ class SmsBridge:
         conv = await self.open_conversation(nhash)
         lang = await self._lang(nhash, conv)
         c = classify(body)
+        if lang is None and c.language is not None and c.intent != Intent.TEXT:
+            # AIDE, ARRET, SUPPRIMER are French and HELP, DELETE English: answer in kind from now on.
+            await self._set_lang(nhash, conv, c.language)
+            lang = c.language
         if c.intent == Intent.HELP:
             return self.texts.help(lang or c.language)
         if c.intent == Intent.OPT_OUT:
@@ -180,10 +184,7 @@ class SmsBridge:
             await self._forget_number(nhash, conv)
             return self.texts.deleted(lang or c.language)
         if c.intent == Intent.LANGUAGE and c.language is not None:
-            await self.redis.set(self.keys.lang(nhash), c.language.value, ex=LANG_TTL_S)
-            if conv is not None:
-                await self.redis.hset(self.services.keys.conv(conv), mapping={"sms_lang": c.language.value,
-                                                                               "lang": c.language.value})
+            await self._set_lang(nhash, conv, c.language)
             return self.texts.language_set(c.language)
         if not body.strip():
             return None
@@ -204,6 +205,11 @@ class SmsBridge:
         if risk and not result.duplicate and await engine.escalate(conv, "risk"):
             log.info("conversation.escalated", conversation=conv, reason="risk")
         return None
+
+    async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
+        await self.redis.set(self.keys.lang(nhash), lang.value, ex=LANG_TTL_S)
+        if conv is not None:
+            await self.redis.hset(self.services.keys.conv(conv), mapping={"sms_lang": lang.value, "lang": lang.value})
 
     async def _open(self, nhash: str, number: str, lang: Language | None) -> str:
         """The number's open conversation, created if it has none (one per number, race-free)."""

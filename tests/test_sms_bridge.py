@@ -253,3 +253,18 @@ async def test_simulator_exists_only_without_credentials(harness: Harness, twili
         assert "1-844-750-1648" in got["messages"][0]["body"]
 
 
+
+
+async def test_language_is_learned_from_keywords_and_fr(harness: Harness, twilio: LocalTwilio) -> None:
+    srv = await _start(harness, twilio)
+    r = await text(srv, "AIDE")
+    assert "Ligne 24/7" in r.text
+    await text(srv, "bonjour")
+    queued = (await _bodies(twilio, 1))[0]
+    assert "Vous êtes en file" in queued and "You're in line" not in queued
+    other = "+16135550188"
+    await text(srv, "hello", number=other)
+    both = (await _bodies(twilio, 1, other))[0]
+    assert "You're in line" in both and "Vous êtes en file" in both  # unknown: both languages
+    r = await text(srv, "EN", number=other)
+    assert "<Message>" in r.text
