@@ -36,6 +36,32 @@ MAX_REFUSED_IN_A_ROW = 200
 DISPATCH_TIMEOUT_S = 10.0
 
 
+class SeqTracker:
+    """Which seqs of one conversation this socket has delivered, exactly.
+
+    Not a single maximum: a socket's own message is acked with seq 6 by a script reply while
+    the other side's seq 5, published just before, may still be on its way through pub/sub
+    (another Redis connection). A maximum would drop 5 as a duplicate; this keeps the
+    contiguous prefix as a number and only the few seqs above it as a set.
+    """
+
+    __slots__ = ("above", "contiguous")
+
+    def __init__(self) -> None:
+        self.contiguous = 0
+        self.above: set[int] = set()
+
+    def add(self, seq: int) -> bool:
+        """Record ``seq``; False when it was delivered before."""
+        if seq <= self.contiguous or seq in self.above:
+            return False
+        self.above.add(seq)
+        while self.contiguous + 1 in self.above:
+            self.contiguous += 1
+            self.above.discard(self.contiguous)
+        return True
+
+
 class TokenBucket:
     def __init__(self, rate_per_s: float, burst: float) -> None:
         self.rate, self.burst = rate_per_s, burst
@@ -61,7 +87,7 @@ class Connection:
         self.services = services
         self.id = new_id()[:16]
         self._out: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_MAX)
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, SeqTracker] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
         self.close_code: int | None = None
@@ -90,15 +116,20 @@ class Connection:
             self.on_control(conv, frame)
             return
         seq = int(seq_s)
-        if seq:
-            if seq <= self._seen.get(conv, 0):
-                return
-            self._seen[conv] = seq
+        if seq and not self.mark_seen(conv, seq):
+            return
         self.on_frame(channel, conv, frame)
 
-    def mark_seen(self, conv: str, seq: int) -> None:
-        if seq > self._seen.get(conv, 0):
-            self._seen[conv] = seq
+    def mark_seen(self, conv: str, seq: int) -> bool:
+        """Record a delivered (or acked) seq; False when it was delivered before."""
+        tracker = self._seen.get(conv)
+        if tracker is None:
+            tracker = self._seen[conv] = SeqTracker()
+        return tracker.add(seq)
+
+    def forget_seqs(self, conv: str) -> None:
+        """The conversation left this socket (ended, released): its tracker goes too."""
+        self._seen.pop(conv, None)
 
     def on_frame(self, channel: str, conv: str, frame: str) -> None:
         self.send(frame)

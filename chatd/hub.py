@@ -72,15 +72,22 @@ class Hub:
         """Add a subscriber; returns once Redis confirms the subscription (no event missed after)."""
         first = not self._subs[channel]
         self._subs[channel].add(sub)
-        if not first or channel in self._base:
+        if channel in self._base:
             return
-        await self._ready.wait()
-        assert self._pubsub is not None
-        fut = self._confirm.get(channel)
-        if fut is None or fut.done():
-            fut = asyncio.get_running_loop().create_future()
-            self._confirm[channel] = fut
-        await self._pubsub.subscribe(channel)
+        if first:
+            await self._ready.wait()
+            assert self._pubsub is not None
+            fut = self._confirm.get(channel)
+            if fut is None or fut.done():
+                fut = asyncio.get_running_loop().create_future()
+                self._confirm[channel] = fut
+            await self._pubsub.subscribe(channel)
+        else:
+            # Another socket here asked first; its SUBSCRIBE may not be confirmed yet.
+            pending = self._confirm.get(channel)
+            if pending is None:
+                return
+            fut = pending
         try:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await asyncio.shield(fut)

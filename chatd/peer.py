@@ -74,9 +74,8 @@ class PeerConnection(Connection):
         self.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
 
     def _mark_history(self, conv: str, frame: str) -> None:
-        history = parse_json(frame).get("history") or []
-        if history:
-            self.mark_seen(conv, int(history[-1]["seq"]))
+        for message in parse_json(frame).get("history") or []:
+            self.mark_seen(conv, int(message["seq"]))
 
     async def _session_watch(self) -> None:
         while True:
@@ -103,6 +102,8 @@ class PeerConnection(Connection):
             obj = parse_json(frame)
             if obj.get("type") == "shift":
                 self.shift_state = str(obj.get("state", "off"))
+        elif ('"type":"ended"' in frame or '"type":"released"' in frame) and conv not in self.monitoring:
+            self.forget_seqs(conv)
         self.send(frame)
 
     def on_control(self, kind: str, arg: str) -> None:

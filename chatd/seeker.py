@@ -64,7 +64,7 @@ class SeekerConnection(Connection):
 
     def resync(self) -> None:
         if self.conv is not None:
-            self.spawn(self._replay(self.conv, self._seen.get(self.conv, 0)), "resync")
+            self.spawn(self._replay(self.conv, 0), "resync")
 
     # --- frames from the client ---------------------------------------------------------------
     async def handle(self, text: str) -> None:
@@ -136,8 +136,7 @@ class SeekerConnection(Connection):
         engine = self.services.engine
         for stored in await engine.history(conv, after_seq):
             seq = int(json.loads(stored)["seq"])
-            if seq > self._seen.get(conv, 0):
-                self.mark_seen(conv, seq)
+            if self.mark_seen(conv, seq):
                 self.send('{"type":"message",' + stored[1:])
         info = await engine.info(conv)
         if info is None:

@@ -75,7 +75,10 @@ const STRINGS = {
     'notes.label': 'New note',
     'notes.add': 'Add note',
     'notes.from': '{name}, {time}',
+    'notes.whisper': 'Whisper from {name}, {time}',
     'notes.new': 'New note from {name} in chat {n}.',
+    'offer.transfer': 'Transferred to you by {name}',
+    'panel.label': 'Texter: {label}',
     'transfer.label': 'Transfer to (username)',
     'transfer.peer': 'Transfer',
     'transfer.queue': 'Back to the queue',
@@ -107,10 +110,11 @@ const STRINGS = {
     'typing.seeker': 'The seeker is typing…',
     offline: 'Connection lost. Reconnecting…',
     'new.message': 'New message in chat {n}.',
-    'alert.text': 'Escalation ({reason}) in conversation {id}',
+    'alert.text': '{reason}, conversation {id}',
     'alert.monitor': 'Monitor',
     'alert.dismiss': 'Dismiss',
-    'alert.title': '⚠ Escalation',
+    'alert.title': '⚠ Escalation:',
+    'alert.flash': '⚠ Escalation',
     'reason.no_peer_on_shift': 'no peer on shift',
     'reason.wait_timeout': 'waited too long',
     'reason.risk': 'risk of harm',
@@ -213,7 +217,10 @@ const STRINGS = {
     'notes.label': 'Nouvelle note',
     'notes.add': 'Ajouter la note',
     'notes.from': '{name}, {time}',
+    'notes.whisper': 'Chuchotement de {name}, {time}',
     'notes.new': 'Nouvelle note de {name} dans la conversation {n}.',
+    'offer.transfer': 'Transférée par {name}',
+    'panel.label': 'Texteur : {label}',
     'transfer.label': 'Transférer à (nom d’utilisateur)',
     'transfer.peer': 'Transférer',
     'transfer.queue': 'Remettre dans la file',
@@ -245,10 +252,11 @@ const STRINGS = {
     'typing.seeker': 'La personne écrit…',
     offline: 'Connexion perdue. Reconnexion…',
     'new.message': 'Nouveau message dans la conversation {n}.',
-    'alert.text': 'Transfert d’urgence ({reason}) dans la conversation {id}',
+    'alert.text': '{reason}, conversation {id}',
     'alert.monitor': 'Observer',
     'alert.dismiss': 'Fermer l’alerte',
-    'alert.title': '⚠ Urgence',
+    'alert.title': '⚠ Urgence :',
+    'alert.flash': '⚠ Urgence',
     'reason.no_peer_on_shift': 'aucun pair en service',
     'reason.wait_timeout': 'attente trop longue',
     'reason.risk': 'risque de préjudice',
@@ -327,6 +335,12 @@ function fmtDuration(totalS) {
   const s = Math.max(0, Math.round(Number(totalS) || 0));
   const m = Math.floor(s / 60);
   return m ? `${m} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
+}
+
+/** Conversation ids are long hex strings; people compare the first 8 characters. */
+function shortId(id) {
+  const s = String(id);
+  return s.length > 12 ? `${s.slice(0, 8)}…` : s;
 }
 
 function reasonText(reason) {
@@ -408,12 +422,7 @@ $('login-form').addEventListener('submit', async (event) => {
   }
   let body = {};
   try { body = await res.json(); } catch { /* keep the username at least */ }
-  profile = {
-    username: String(body.username || username),
-    display_name: String(body.display_name || body.username || username),
-    role: String(body.role || 'peer'),
-    trained: body.trained !== false,
-  };
+  profile = toProfile(body, username);
   session.setJSON(K.profile, profile);
   $('login-password').value = '';
   enterApp();
@@ -468,6 +477,7 @@ function connect() {
     opened = true;
     backoff.reset();
     $('conn').hidden = true;
+    renderShift();
   });
   sock.addEventListener('message', (event) => {
     if (ws !== sock) return;
@@ -480,6 +490,7 @@ function connect() {
     const wasOpen = opened;
     ws = null;
     opened = false;
+    renderShift();
     if (!wantSocket) return;
     if (event.code === 4401) {
       signedOut(t('login.out'));
@@ -521,6 +532,7 @@ window.addEventListener('offline', () => {
   const sock = ws;
   ws = null;
   opened = false;
+  renderShift();
   sock.close();
   $('conn').textContent = t('offline');
   $('conn').hidden = false;
@@ -581,8 +593,11 @@ function renderShift() {
   $('shift-load').textContent = shift.capacity ? `${shift.active ?? 0} / ${shift.capacity}` : String(shift.active ?? 0);
   const start = $('shift-start');
   start.textContent = t(shift.state === 'on' ? 'shift.update' : shift.state === 'break' ? 'shift.resume' : 'shift.start');
-  $('shift-break').disabled = shift.state !== 'on';
-  $('shift-end').disabled = shift.state === 'off';
+  // Until the socket is open a click would go nowhere: the buttons wait for it.
+  start.disabled = !opened;
+  $('shift-break').disabled = !opened || shift.state !== 'on';
+  $('shift-end').disabled = !opened || shift.state === 'off';
+  $('debrief-end').disabled = !opened;
   document.body.dataset.shift = shift.state;
   renderDebrief();
 }
@@ -629,6 +644,7 @@ function onOffer(frame) {
   const decline = el('button', { type: 'button', class: 'btn btn-quiet', text: t('offer.decline') });
   const card = el('li', { class: `offer${frame.risk ? ' offer-risk' : ''}`, 'aria-labelledby': titleId },
     el('h3', { id: titleId, text: t('offer.heading', { channel }) }),
+    frame.transfer_from ? el('p', { class: 'offer-meta', text: t('offer.transfer', { name: String(frame.transfer_from) }) }) : null,
     el('p', { class: 'offer-meta' },
       t('offer.waited', { time: fmtDuration(frame.waited_s) }),
       frame.risk ? el('strong', { class: 'badge badge-risk', text: ` ${t('offer.risk')}` }) : null),
@@ -701,7 +717,8 @@ function makePanel(id, kind, channel, lang) {
   const list = panel.querySelector('.transcript');
   const conv = {
     id, kind, n, channel: channel === 'sms' ? 'sms' : 'web', tab, panel, unread: 0, ended: false,
-    lang: lang === 'fr' || lang === 'en' ? lang : null, risk: false,
+    lang: lang === 'fr' || lang === 'en' ? lang : null, risk: false, label: null,
+    escalations: new Set(),
     lastTypingSent: 0, typingTimer: null,
     transcript: new Transcript(list, {
       own: 'peer',
@@ -730,8 +747,10 @@ function makePanel(id, kind, channel, lang) {
 function renderPanelTitle(conv) {
   const title = conv.panel.querySelector('.panel-title');
   title.textContent = conv.kind === 'monitor'
-    ? t('panel.monitor', { id: conv.id })
-    : t('panel.title', { id: conv.id, channel: t(`channel.${conv.channel}`) });
+    ? t('panel.monitor', { id: shortId(conv.id) })
+    : t('panel.title', { id: shortId(conv.id), channel: t(`channel.${conv.channel}`) });
+  title.title = conv.id;
+  if (conv.label) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.label', { label: conv.label })}` }));
   if (conv.lang) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.lang', { lang: t(`lang.${conv.lang}`) })}` }));
   if (conv.risk) title.append(' ', el('strong', { class: 'badge badge-risk', text: t('panel.risk') }));
 }
@@ -924,11 +943,7 @@ function onAssigned(frame) {
   }
   const fresh = !conv;
   if (!conv) conv = makePanel(id, 'assigned', frame.channel, frame.lang);
-  conv.risk = Boolean(frame.risk);
-  renderPanelTitle(conv);
-  // An escalation that happened before this peer had the conversation (e.g. while queued).
-  const earlier = Array.isArray(frame.escalated) ? frame.escalated : [];
-  if (fresh) for (const reason of earlier) onEscalation({ conversation: id, reason });
+  applyConvFrame(conv, frame);
   conv.ended = false;
   setPanelEnded(conv, false);
   for (const msg of Array.isArray(frame.history) ? frame.history : []) conv.transcript.addMessage(msg);
@@ -939,12 +954,27 @@ function onAssigned(frame) {
   }
 }
 
+/** What assigned and monitoring frames say about a conversation beyond its messages. */
+function applyConvFrame(conv, frame) {
+  conv.risk = Boolean(frame.risk);
+  if (typeof frame.label === 'string' && frame.label) conv.label = frame.label;
+  renderPanelTitle(conv);
+  // Escalations from before this console had the conversation (e.g. while it was queued).
+  for (const reason of Array.isArray(frame.escalated) ? frame.escalated : []) {
+    onEscalation({ conversation: conv.id, reason });
+  }
+  // Notes kept with the conversation: the full list, so a reconnect shows each once.
+  if (Array.isArray(frame.notes)) {
+    conv.panel.querySelector('.notes-list').replaceChildren();
+    for (const note of frame.notes) addNote(conv, note);
+  }
+}
+
 function onMonitoring(frame) {
   const id = String(frame.conversation);
   let conv = convs.get(id);
   if (!conv) conv = makePanel(id, 'monitor', frame.channel, frame.lang);
-  conv.risk = Boolean(frame.risk);
-  renderPanelTitle(conv);
+  applyConvFrame(conv, frame);
   for (const msg of Array.isArray(frame.history) ? frame.history : []) conv.transcript.addMessage(msg);
   selectConv(id, true);
 }
@@ -1017,17 +1047,23 @@ function setPanelEnded(conv, ended) {
   p.querySelector('.panel-closed').hidden = !ended;
 }
 
+function addNote(conv, note) {
+  const time = note.at ? formatTime(note.at, i18n.lang) : formatTime(null, i18n.lang);
+  const name = String(note.from || '');
+  const item = el('li', { class: note.whisper ? 'note note-whisper' : 'note' },
+    el('span', { class: 'note-from', text: t(note.whisper ? 'notes.whisper' : 'notes.from', { name, time }) }),
+    el('p', { class: 'note-text-body', text: String(note.text || '') }));
+  conv.panel.querySelector('.notes-list').append(item);
+  conv.panel.querySelector('.notes').classList.add('has-notes');
+  return name;
+}
+
 function onNote(frame) {
   const conv = convs.get(String(frame.conversation));
   if (!conv) return;
-  const time = frame.at ? formatTime(frame.at, i18n.lang) : formatTime(null, i18n.lang);
-  const name = String(frame.from || '');
-  const item = el('li', { class: 'note' },
-    el('span', { class: 'note-from', text: t('notes.from', { name, time }) }),
-    el('p', { class: 'note-text-body', text: String(frame.text || '') }));
-  conv.panel.querySelector('.notes-list').append(item);
+  const name = addNote(conv, frame);
   const details = conv.panel.querySelector('.notes');
-  const mine = profile && name === profile.display_name;
+  const mine = profile && name === profile.display_name && !frame.whisper;
   if (!mine) {
     // A whisper from a supervisor must not go unseen inside a closed <details>.
     details.open = true;
@@ -1041,7 +1077,8 @@ function onNote(frame) {
 
 function onEscalation(frame) {
   const conv = convs.get(String(frame.conversation));
-  if (!conv) return;
+  if (!conv || conv.escalations.has(frame.reason)) return;
+  conv.escalations.add(frame.reason);
   const box = el('div', { class: 'banner banner-alert', role: 'alert' },
     t('escalation.text', { reason: reasonText(frame.reason) }));
   conv.panel.querySelector('.panel-alerts').append(box);
@@ -1057,7 +1094,7 @@ function onAlert(frame) {
   // once, and it stays on screen until dismissed.
   const item = el('li', { class: 'alert' }, el('div', { role: 'alert', class: 'alert-body' },
     el('strong', { class: 'alert-title', text: t('alert.title') }), ' ',
-    el('span', { text: t('alert.text', { reason: reasonText(frame.reason), id }) })), ' ');
+    el('span', { text: t('alert.text', { reason: reasonText(frame.reason), id: shortId(id) }) })), ' ');
   const monitor = el('button', { type: 'button', class: 'btn btn-primary', text: t('alert.monitor') });
   const dismiss = el('button', { type: 'button', class: 'btn btn-quiet', text: t('alert.dismiss') });
   monitor.addEventListener('click', () => send({ type: 'monitor', conversation: id }));
@@ -1094,11 +1131,11 @@ function onOverview(frame) {
   for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) {
     const id = String(c.conversation);
     const watch = el('button', { type: 'button', class: 'btn btn-quiet', text: t('sup.monitor') });
-    watch.setAttribute('aria-label', `${t('sup.monitor')} ${id}`);
+    watch.setAttribute('aria-label', `${t('sup.monitor')} ${shortId(id)}`);
     watch.addEventListener('click', () => send({ type: 'monitor', conversation: id }));
     const escalated = Array.isArray(c.escalated) && c.escalated.length > 0;
     rows.append(el('tr', { class: c.risk || escalated ? 'row-risk' : null },
-      el('th', { scope: 'row', text: id }),
+      el('th', { scope: 'row', text: shortId(id), title: id }),
       el('td', { text: String(c.channel || '') }),
       el('td', { text: String(c.state || '') }),
       el('td', { text: c.peer ? String(c.peer) : t('sup.unassigned') }),
@@ -1139,7 +1176,7 @@ function updateTitle() {
   const unread = [...convs.values()].reduce((sum, c) => sum + c.unread, 0);
   const alerts = $('alert-list').children.length;
   let title = unread ? `(${unread}) ${base}` : base;
-  if ((offers.size || alerts) && flashOn) title = `${alerts ? t('alert.title') : t('offer.title')} — ${base}`;
+  if ((offers.size || alerts) && flashOn) title = `${alerts ? t('alert.flash') : t('offer.title')} — ${base}`;
   if (document.title !== title) document.title = title;
 }
 
@@ -1199,14 +1236,38 @@ async function loadCanned() {
   }
 }
 
-function start() {
+function toProfile(body, fallbackName) {
+  return {
+    username: String(body.username || fallbackName),
+    display_name: String(body.display_name || body.username || fallbackName),
+    role: String(body.role || 'peer'),
+    trained: body.trained !== false,
+  };
+}
+
+async function start() {
   applyLanguage();
   loadCanned();
+  // The session cookie is HttpOnly: ask the server whether it is still valid (GET /api/me).
+  try {
+    const res = await fetch('/api/me', { credentials: 'same-origin', cache: 'no-store' });
+    if (res.ok) {
+      profile = toProfile(await res.json(), '');
+      session.setJSON(K.profile, profile);
+      enterApp();
+      return;
+    }
+    if (res.status === 401) {
+      const hadSession = session.get(K.profile) !== null;
+      session.set(K.profile, null);
+      showLogin(hadSession ? t('login.again') : '');
+      return;
+    }
+  } catch { /* unreachable now: fall back to what this tab knew */ }
   const saved = session.getJSON(K.profile, null);
   if (saved && typeof saved.username === 'string') {
-    // The session cookie is HttpOnly: the socket handshake tells whether it is still valid.
     profile = saved;
-    enterApp();
+    enterApp(); // the socket handshake tells whether the session is still valid
   } else {
     showLogin('');
   }
