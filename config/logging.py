@@ -7,6 +7,7 @@ numbers, tokens or cookies, and if one slips in under a known key it is dropped 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -37,6 +38,37 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     return event_dict
 
 
+class SafeStderrLogger:
+    """structlog's sink: one line to the current ``sys.stderr``, and never an exception.
+
+    Logging must not break serving: a full disk, a closed pipe or a stream swapped by a
+    supervisor loses the line, not the request. The stream is looked up at each write, not
+    held from configuration time.
+    """
+
+    def msg(self, message: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _safe_logger_factory(*_: Any) -> SafeStderrLogger:
+    return SafeStderrLogger()
+
+
+class _SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib side (uvicorn's own errors): current stderr, and a failed write is dropped."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        with contextlib.suppress(OSError, ValueError):
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
     """Configure structlog (and route stdlib logging through the same output)."""
     level_no = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -51,12 +83,12 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_safe_logger_factory,
         cache_logger_on_first_use=False,
     )
     # uvicorn's access log would print query strings and client addresses: it stays off,
     # and its error log goes through the same redaction.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _SafeStreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processor=renderer, foreign_pre_chain=[*shared[:-1], _stdlib_message_redact, redact]))
     root = logging.getLogger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -50,3 +51,28 @@ def test_redaction_processor_drops_private_keys_and_masks_numbers() -> None:
                                   "detail": "call +1 613 555 0199 now", "conversation": "ab12"})
     assert event["text"] == event["token"] == event["cookie"] == "[redacted]"
     assert "555" not in event["detail"] and event["conversation"] == "ab12"
+
+
+async def test_logging_to_a_broken_stream_never_breaks_serving(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or closed log pipe loses log lines, not requests (stderr → /dev/full)."""
+    configure_logging("json", "debug")
+    full = open("/dev/full", "w")  # noqa: SIM115 - closed below
+    monkeypatch.setattr("sys.stderr", full)
+    try:
+        await harness.start()
+        await harness.add_peer("alice")
+        peer = await harness.peer("alice", capacity=1)
+        seeker, _ = await harness.seeker()
+        await seeker.send(type="message", client_id="a", text="hello")
+        await seeker.next("ack")
+        offer = await peer.next("offer")
+        await peer.send(type="accept", offer=offer["offer"])
+        await peer.next("assigned")
+        await seeker.send(type="not-a-type")
+        assert (await seeker.next("error"))["code"] == "bad_request"
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):  # closing flushes into a full device
+            full.close()
+        configure_logging("console", "warning")
