@@ -158,6 +158,10 @@ class PeerConnection(Connection):
             await self._require_assigned(msg.conversation)
             await self._note(msg.conversation, msg.text, whisper=False, to_peer=user)
             await s.store.audit(user, "note", msg.conversation, "", now_ms())
+        elif isinstance(msg, wire.SetLanguage):
+            await self._require_assigned(msg.conversation)
+            await s.redis.hset(s.keys.conv(msg.conversation), mapping={"lang": msg.lang, "sms_lang": msg.lang})
+            self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
         elif isinstance(msg, wire.Monitor):
             await self._monitor(msg.conversation)
         elif isinstance(msg, wire.Whisper):

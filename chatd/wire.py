@@ -117,6 +117,14 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class SetLanguage:
+    """(addition) The peer sets the conversation's language (for SMS: the texts the service sends)."""
+
+    conversation: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
 class Monitor:
     conversation: str
 
@@ -129,7 +137,7 @@ class Whisper:
 
 SeekerFrame = Hello | SeekerMessage | Typing | SeekerEnd | Survey | Forget
 PeerFrame = (Shift | Accept | Decline | PeerMessage | PeerTyping | PeerEnd | Escalate | Transfer | Note
-             | Monitor | Whisper)
+             | SetLanguage | Monitor | Whisper)
 
 
 # --- field readers ---------------------------------------------------------------------------
@@ -227,6 +235,13 @@ def _transfer(d: dict[str, Any]) -> Transfer:
     return Transfer(_id(d, "conversation"), to)
 
 
+def _language(d: dict[str, Any]) -> SetLanguage:
+    lang = _str(d, "lang", 8)
+    if lang not in ("en", "fr"):
+        raise WireError("bad_request", "field 'lang' must be 'en' or 'fr'")
+    return SetLanguage(_id(d, "conversation"), lang)
+
+
 def _end(d: dict[str, Any]) -> PeerEnd:
     outcome = _str(d, "outcome", 40, required=False) or "unspecified"
     if not _TAG_RE.match(outcome):
@@ -244,6 +259,7 @@ PEER_PARSERS: dict[str, Callable[[dict[str, Any]], PeerFrame]] = {
     "escalate": lambda d: Escalate(_id(d, "conversation")),
     "transfer": _transfer,
     "note": lambda d: Note(_id(d, "conversation"), _text(d, max_len=MAX_NOTE)),
+    "language": _language,
     "monitor": lambda d: Monitor(_id(d, "conversation")),
     "whisper": lambda d: Whisper(_id(d, "conversation"), _text(d, max_len=MAX_NOTE)),
 }

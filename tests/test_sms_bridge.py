@@ -268,3 +268,26 @@ async def test_language_is_learned_from_keywords_and_fr(harness: Harness, twilio
     assert "You're in line" in both and "Vous êtes en file" in both  # unknown: both languages
     r = await text(srv, "EN", number=other)
     assert "<Message>" in r.text
+
+
+async def test_peer_sets_the_texters_language(harness: Harness, twilio: LocalTwilio) -> None:
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice")
+    await harness.add_peer("mallory")
+    peer = await harness.peer("alice", capacity=1)
+    mallory = await harness.peer("mallory")
+    await text(srv, "allo")
+    offer = await peer.next("offer", timeout=5)
+    conv = offer["conversation"]
+    await mallory.send(type="language", conversation=conv, lang="fr")
+    assert (await mallory.next("error"))["code"] == "not_allowed"
+    await peer.send(type="accept", offer=offer["offer"])
+    await peer.next("assigned")
+    await peer.send(type="language", conversation=conv, lang="de")
+    assert (await peer.next("error"))["code"] == "bad_request"
+    await peer.send(type="language", conversation=conv, lang="fr")
+    assert (await peer.next("language", conversation=conv))["lang"] == "fr"
+    await peer.send(type="end", conversation=conv, outcome="resolved")
+    await peer.next("ended")
+    closing = (await _bodies(twilio, 3))[-1]
+    assert closing.startswith("La personne aidante a terminé la conversation") and "Thank" not in closing
