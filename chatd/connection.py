@@ -138,7 +138,22 @@ class Connection:
         """A control envelope (``!<TAB>kind<TAB>arg``), e.g. a session kick."""
 
     def resync(self) -> None:
-        """The hub lost events; subclasses catch up from Redis."""
+        """The hub lost events: catch up from Redis, retrying while Redis is still away."""
+        self.spawn(self._resync_until_done(), "resync")
+
+    async def _resync_until_done(self) -> None:
+        backoff_s = 0.2
+        while True:
+            try:
+                await self.catch_up()
+                return
+            except (RedisError, OSError) as exc:
+                log.info("socket.resync_retry", kind=self.kind, error=type(exc).__name__)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 5.0)
+
+    async def catch_up(self) -> None:
+        """Send what may have been missed (subclasses)."""
 
     async def _writer(self) -> None:
         while True:

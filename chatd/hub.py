@@ -62,9 +62,29 @@ class Hub:
             self._pubsub = None
 
     async def _connect(self) -> None:
+        """Subscribe every channel on a new pub/sub connection, and wait until Redis confirms
+        them all: a write to a dead pooled socket can look like success, and announcing a
+        reconnect that has not happened would send every socket to resync against a Redis
+        that is still away."""
         pubsub = self.redis.pubsub()
         channels = [*self._base, *(c for c, s in self._subs.items() if s)]
-        await pubsub.subscribe(*channels)
+        try:
+            await pubsub.subscribe(*channels)
+            pending = set(channels)
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                while pending:
+                    msg = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_S)
+                    if msg is None:
+                        continue
+                    if msg.get("type") == "subscribe":
+                        raw = msg["channel"]
+                        pending.discard(raw.decode() if isinstance(raw, bytes) else raw)
+                    else:
+                        self._dispatch(msg)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise
         self._pubsub = pubsub
         self._ready.set()
 
@@ -117,7 +137,8 @@ class Hub:
         backoff_s = 0.1
         while True:
             try:
-                assert self._pubsub is not None
+                if self._pubsub is None:
+                    raise ConnectionError("pub/sub not connected")
                 msg = await self._pubsub.get_message(timeout=1.0)
                 backoff_s = 0.1
                 if msg is not None:
@@ -133,13 +154,18 @@ class Hub:
                     self._pubsub = None
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
-                with contextlib.suppress(Exception):
+                try:
                     await self._connect()
-                    self.reconnects += 1
-                    log.info("hub.reconnected")
-                    for subs in list(self._subs.values()):
-                        for sub in list(subs):
-                            sub.resync()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as retry_exc:
+                    log.info("hub.reconnect_failed", error=type(retry_exc).__name__)
+                    continue  # still away: the next round backs off further
+                self.reconnects += 1
+                log.info("hub.reconnected")
+                for subs in list(self._subs.values()):
+                    for sub in list(subs):
+                        sub.resync()
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")

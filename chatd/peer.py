@@ -110,8 +110,8 @@ class PeerConnection(Connection):
         if kind == "kick" and arg in ("*", self.session_hash):
             self.close(4401, "session ended")
 
-    def resync(self) -> None:
-        self.spawn(self._send_state(), "resync")
+    async def catch_up(self) -> None:
+        await self._send_state()
 
     def alert(self, frame: str) -> None:
         """A supervisor alert; only supervisors on shift get them (contract)."""

@@ -62,9 +62,9 @@ class SeekerConnection(Connection):
                 self.waiting = False
         self.send(frame)
 
-    def resync(self) -> None:
+    async def catch_up(self) -> None:
         if self.conv is not None:
-            self.spawn(self._replay(self.conv, 0), "resync")
+            await self._replay(self.conv, 0)
 
     # --- frames from the client ---------------------------------------------------------------
     async def handle(self, text: str) -> None:
