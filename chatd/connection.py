@@ -239,8 +239,10 @@ class Connection:
         try:
             async with asyncio.timeout(DISPATCH_TIMEOUT_S):
                 await self.handle(text)
-        except (WireError, RoutingError) as exc:
+        except WireError as exc:
             self.send_error(exc.code, exc.message)
+        except RoutingError as exc:
+            self.send(error_frame(exc.code, exc.message, **exc.details))
         except (RedisError, OSError, TimeoutError) as exc:
             # Redis (or the database) is away: nothing was acknowledged, the socket stays, and
             # the client retries with the same client_id, which stores the message once.

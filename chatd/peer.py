@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from starlette.websockets import WebSocket
 
@@ -24,6 +26,7 @@ from routing.errors import RoutingError
 from routing.states import ConvState, ShiftAction
 
 log = get_logger(__name__)
+T = TypeVar("T")
 SESSION_CHECK_S = 2.0
 TYPING_EVERY_S = 1.0
 MAX_NOTES = 500  # per conversation; the oldest go first
@@ -125,11 +128,11 @@ class PeerConnection(Connection):
         if isinstance(msg, wire.Shift):
             await self._shift(msg)
         elif isinstance(msg, wire.Accept):
-            conv = await engine.accept(msg.offer, user)
+            conv = await self._with_offer_id(msg.offer, engine.accept(msg.offer, user))
             log.info("offer.accepted", conversation=conv, peer=user)
             await s.store.audit(user, "accept", conv, "", now_ms())
         elif isinstance(msg, wire.Decline):
-            await engine.decline(msg.offer, user)
+            await self._with_offer_id(msg.offer, engine.decline(msg.offer, user))
             log.info("offer.declined", peer=user)
         elif isinstance(msg, wire.PeerMessage):
             result = await engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id, actor=user)
@@ -171,6 +174,16 @@ class PeerConnection(Connection):
                 raise RoutingError("not_available", "that conversation has no assigned peer")
             await self._note(msg.conversation, msg.text, whisper=True, to_peer=info.peer)
             await s.store.audit(user, "whisper", msg.conversation, "", now_ms())
+
+    async def _with_offer_id(self, offer: str, step: Awaitable[T]) -> T:
+        """Run an offer step; an ``offer_gone`` error names the offer (addition), so a console
+        with several offers knows which one went."""
+        try:
+            return await step
+        except RoutingError as exc:
+            if exc.code != "offer_gone":
+                raise
+            raise RoutingError(exc.code, exc.message, offer=offer) from None
 
     async def _require_assigned(self, conv: str) -> None:
         info = await self.services.engine.info(conv)

@@ -295,8 +295,8 @@ def parse_peer(raw: str) -> PeerFrame:
     return parser(obj)
 
 
-def error_frame(code: str, message: str) -> str:
-    return json.dumps({"type": "error", "code": code, "message": message})
+def error_frame(code: str, message: str, **details: str) -> str:
+    return json.dumps({"type": "error", "code": code, "message": message, **details})
 
 
 def frame_json(**fields: Any) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 class RoutingError(Exception):
     """A routing step was refused; ``code`` is a contract error code, ``message`` says why."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **details: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.details = details  # extra fields of the error frame (e.g. which offer)
 
 
 class IllegalTransition(RoutingError):

@@ -114,6 +114,7 @@ class LocalTwilio:
         self._failures: deque[_Failure | None] = deque()  # None: let one succeed
         self._arrived = asyncio.Condition()
         self._callback_tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._http: httpx.AsyncClient | None = None
         self._server: _NoSignalServer | None = None
         self._serve_task: asyncio.Task[None] | None = None
@@ -189,7 +190,9 @@ class LocalTwilio:
     async def aclose(self) -> None:
         """Stop serving (if started), cancel pending callbacks, close the HTTP client; idempotent."""
         # Callbacks in flight finish first: one cancelled in the middle of its connect can
-        # leave a socket behind (an anyio cancellation race), so only stragglers are cancelled.
+        # leave a socket behind (an anyio cancellation race), so only stragglers are cancelled,
+        # and no new ones start once closing.
+        self._closing = True
         if self._callback_tasks:
             await asyncio.wait(list(self._callback_tasks), timeout=CALLBACK_DRAIN_S)
         for task in list(self._callback_tasks):
@@ -241,7 +244,7 @@ class LocalTwilio:
         async with self._arrived:
             self.messages.append(message)
             self._arrived.notify_all()
-        if self.status_callbacks and callback:
+        if self.status_callbacks and callback and not self._closing:
             task = asyncio.create_task(self._post_callbacks(message, callback))
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)

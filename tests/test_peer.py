@@ -461,3 +461,12 @@ async def test_notes_are_kept_for_the_next_peer_and_archived(harness: Harness) -
     await seeker.send(type="forget")
     await seeker.next("forgotten")
     assert await srv.services.store.notes(conv) == []
+
+
+async def test_offer_gone_names_the_offer(harness: Harness) -> None:
+    await harness.start()
+    await harness.add_peer("alice")
+    alice = await harness.peer("alice", capacity=1)
+    await alice.send(type="accept", offer="f" * 32)
+    err = await alice.next("error")
+    assert err["code"] == "offer_gone" and err["offer"] == "f" * 32

@@ -52,7 +52,7 @@ async def _bodies(twilio: LocalTwilio, count: int, number: str = TEXTER) -> list
     return twilio.bodies_to(number)
 
 
-async def test_a_texter_is_queued_paired_and_chats_with_a_peer(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_a_texter_is_queued_paired_and_chats_with_a_peer(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     await harness.add_peer("alice", display="Alice")
     peer = await harness.peer("alice", capacity=1)
@@ -88,7 +88,7 @@ async def test_a_texter_is_queued_paired_and_chats_with_a_peer(harness: Harness,
 
 
 @pytest.mark.parametrize("case", ["unsigned", "wrong-token", "other-url", "changed-param", "extra-param"])
-async def test_forged_webhooks_get_403_and_change_nothing(harness: Harness, twilio: LocalTwilio, case: str) -> None:
+async def test_forged_webhooks_get_403_and_change_nothing(twilio: LocalTwilio, harness: Harness, case: str) -> None:
     srv = await _start(harness, twilio)
     params = {"MessageSid": new_sid(), "From": TEXTER, "To": FROM, "Body": "hello"}
     url = srv.url + "/sms/inbound"
@@ -109,14 +109,14 @@ async def test_forged_webhooks_get_403_and_change_nothing(harness: Harness, twil
     assert waiting == 0 and not twilio.messages
 
 
-async def test_extra_signed_parameters_are_fine(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_extra_signed_parameters_are_fine(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     r = await text(srv, "hello", extra={"FromCity": "OTTAWA", "SmsStatus": "received", "ApiVersion": "2010-04-01"})
     assert r.status_code == 200
     assert (await srv.services.engine.queue_counts())[0] == 1
 
 
-async def test_duplicate_and_concurrent_message_sids_store_once(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_duplicate_and_concurrent_message_sids_store_once(twilio: LocalTwilio, harness: Harness) -> None:
     web1 = await _start(harness, twilio)
     web2 = await _start(harness, twilio, )
     sid = new_sid()
@@ -137,7 +137,7 @@ async def test_duplicate_and_concurrent_message_sids_store_once(harness: Harness
     pytest.param("aide", "1-844-750-1648", id="aide-fr"),
     pytest.param(" Info ", "1-844-750-1648", id="info"),
 ])
-async def test_help_is_answered_in_twiml_and_opens_nothing(harness: Harness, twilio: LocalTwilio,
+async def test_help_is_answered_in_twiml_and_opens_nothing(twilio: LocalTwilio, harness: Harness,
                                                            body: str, expect: str) -> None:
     srv = await _start(harness, twilio)
     r = await text(srv, body)
@@ -176,7 +176,7 @@ async def test_stop_ends_the_conversation_and_silences_the_number_until_start(
     await peer.next("delivery", conversation=offer2["conversation"], seq=seq, state="sent", timeout=10)
 
 
-async def test_delete_forgets_the_numbers_texts(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_delete_forgets_the_numbers_texts(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     await text(srv, "something private")
     from sms.hashing import number_hash
@@ -192,7 +192,7 @@ async def test_delete_forgets_the_numbers_texts(harness: Harness, twilio: LocalT
     assert b"something private" not in srv.settings.database.read_bytes()
 
 
-async def test_send_failures_are_retried_and_permanent_ones_shown(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_send_failures_are_retried_and_permanent_ones_shown(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
@@ -215,7 +215,7 @@ async def test_send_failures_are_retried_and_permanent_ones_shown(harness: Harne
     assert failed["code"] == "21211"
 
 
-async def test_idle_sms_conversation_ends_with_a_closing_text(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_idle_sms_conversation_ends_with_a_closing_text(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio, sms_idle_s=t(0.5))
     await text(srv, "hello?")
     from sms.hashing import number_hash
@@ -231,7 +231,7 @@ async def test_idle_sms_conversation_ends_with_a_closing_text(harness: Harness, 
     assert len(bodies) >= 3  # in line, no peer on shift (escalation), closing
 
 
-async def test_simulator_exists_only_without_credentials(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_simulator_exists_only_without_credentials(twilio: LocalTwilio, harness: Harness) -> None:
     real = await _start(harness, twilio)
     sim = await harness.start(key_prefix=harness.settings.key_prefix + "sim")
     async with httpx.AsyncClient() as http:
@@ -255,7 +255,7 @@ async def test_simulator_exists_only_without_credentials(harness: Harness, twili
 
 
 
-async def test_language_is_learned_from_keywords_and_fr(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_language_is_learned_from_keywords_and_fr(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     r = await text(srv, "AIDE")
     assert "Ligne 24/7" in r.text
@@ -270,7 +270,7 @@ async def test_language_is_learned_from_keywords_and_fr(harness: Harness, twilio
     assert "<Message>" in r.text
 
 
-async def test_peer_sets_the_texters_language(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_peer_sets_the_texters_language(twilio: LocalTwilio, harness: Harness) -> None:
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     await harness.add_peer("mallory")

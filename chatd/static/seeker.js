@@ -164,7 +164,6 @@ let statusFrame = null;
 let ws = null;
 let welcomed = false;
 let wantSocket = false;
-let everWelcomed = false;
 let reconnectTimer = null;
 let lastTypingSent = 0;
 let typingTimer = null;
@@ -385,7 +384,6 @@ function handle(frame) {
   switch (frame.type) {
     case 'welcome': {
       welcomed = true;
-      everWelcomed = true;
       backoff.reset();
       if (frame.resume) session.set(K.token, frame.resume);
       if (frame.crisis_line) config.crisis_line = frame.crisis_line;
@@ -672,5 +670,3 @@ function start() {
 }
 
 start();
-// For the tests and for support: which state the page believes it is in.
-window.chatdSeeker = { state: () => state, connected: () => welcomed, everWelcomed: () => everWelcomed };
