@@ -1,0 +1,223 @@
+"""The peer console: sign-in, offers, tabs, canned responses, transfer, supervision."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pagehelpers import (
+    PEER,
+    SUPERVISOR,
+    XSS_PEER,
+    accept_offer,
+    login,
+    screenshot,
+    seeker_send,
+    start_shift,
+)
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+
+def test_wrong_password_is_refused_with_a_message(new_page: Any) -> None:
+    peer = new_page("/console", name="peer")
+    peer.fill("#login-username", PEER.username)
+    peer.fill("#login-password", "not the password")
+    peer.click("#login-form button[type=submit]")
+    expect(peer.locator("#login-error")).to_have_text("The username or password is not right.")
+    expect(peer.locator("#app-view")).to_be_hidden()
+    expect(peer.locator("#login-password")).to_be_focused()
+
+
+def test_sign_out_returns_to_the_sign_in_form_for_good(new_page: Any) -> None:
+    peer = new_page("/console", name="peer")
+    login(peer, PEER)
+    expect(peer.locator("#whoami")).to_have_text("Pat (peer)")
+    peer.click("#logout")
+    expect(peer.locator("#login-view")).to_be_visible()
+    peer.reload()
+    expect(peer.locator("#login-view")).to_be_visible()
+    expect(peer.locator("#app-view")).to_be_hidden()
+
+
+def test_a_dead_session_sends_the_console_back_to_sign_in(new_page: Any) -> None:
+    """The profile is in sessionStorage but the cookie is gone: the socket is refused (403)."""
+    peer = new_page("/console", name="peer")
+    login(peer, PEER)
+    peer.context.clear_cookies()
+    peer.reload()
+    expect(peer.locator("#login-view")).to_be_visible()
+    expect(peer.locator("#login-error")).to_have_text("Your session ended. Please sign in again.")
+
+
+def test_decline_removes_the_offer_and_counters_follow_the_queue(new_page: Any) -> None:
+    peer = new_page("/console", name="peer")
+    seeker = new_page("/", name="seeker")
+    login(peer, PEER)
+    start_shift(peer, capacity=1)
+    seeker_send(seeker, "hello")
+    offer = peer.locator(".offer").first
+    expect(offer).to_be_visible()
+    expect(peer.locator("#q-waiting")).to_have_text("1")
+    declined = offer.get_attribute("data-offer")
+    offer.get_by_role("button", name="Decline").click()
+    expect(peer.locator(f".offer[data-offer='{declined}']")).to_have_count(0)
+    # Nobody else can take it, so it comes back to this peer as a new offer (CONTRACT section 3).
+    expect(peer.locator(".offer")).to_have_count(1, timeout=40_000)
+    assert peer.locator(".offer").get_attribute("data-offer") != declined
+
+
+def test_canned_responses_in_both_languages_go_into_the_composer(new_page: Any) -> None:
+    peer = new_page("/console", name="peer")
+    seeker = new_page("/", name="seeker")
+    login(peer, PEER)
+    start_shift(peer)
+    seeker_send(seeker, "hello")
+    panel = accept_offer(peer)
+    canned = panel.locator(".canned")
+    expect(canned.locator("optgroup")).to_have_count(2)
+    canned.select_option(label="Welcome")
+    panel.get_by_role("button", name="Insert").click()
+    expect(panel.locator(".composer-text")).to_have_value(re.compile("thank you for reaching out"))
+    expect(panel.locator(".composer-text")).to_be_focused()
+    panel.locator(".composer-text").press("Enter")
+    expect(seeker.locator("li.msg-peer")).to_contain_text("thank you for reaching out")
+    canned.select_option(label="Accueil")
+    panel.get_by_role("button", name="Insert").click()
+    expect(panel.locator(".composer-text")).to_have_value(re.compile("merci d'avoir pris contact"))
+
+
+def test_transfer_to_a_named_peer_and_back_to_the_queue(new_page: Any) -> None:
+    """Pat hands the conversation to Xavier (Pat's tab closes on released); Xavier puts it
+    back in the queue, and it is offered again."""
+    pat = new_page("/console", name="pat")
+    xavier = new_page("/console", name="xavier")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    seeker_send(seeker, "hello")
+    panel = accept_offer(pat)
+    login(xavier, XSS_PEER)
+    start_shift(xavier)
+
+    panel.locator(".notes summary").click()
+    panel.locator(".note-text").fill("Prefers French resources.")
+    panel.locator(".note-form button[type=submit]").click()
+    expect(panel.locator(".note")).to_have_count(1)
+
+    panel.locator(".transfer-to").fill(XSS_PEER.username)
+    panel.get_by_role("button", name="Transfer", exact=True).click()
+    expect(xavier.locator(".offer")).to_contain_text("Transferred to you by")
+    xpanel = accept_offer(xavier)
+    expect(xpanel.locator("li.msg-seeker")).to_contain_text("hello")
+    # The note goes with the conversation, once.
+    expect(xpanel.locator(".note")).to_have_count(1)
+    expect(xpanel.locator(".note")).to_contain_text("Prefers French resources.")
+    expect(pat.locator(".tab")).to_have_count(0)
+    expect(seeker.locator("#status")).to_have_text(f"You are chatting with {XSS_PEER.display_name}.")
+
+    xpanel.get_by_role("button", name="Back to the queue").click()
+    expect(xavier.locator(".tab")).to_have_count(0)
+    expect(pat.locator(".offer")).to_have_count(1)
+
+
+def test_transfer_to_a_peer_not_on_shift_is_refused(new_page: Any) -> None:
+    pat = new_page("/console", name="pat")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    seeker_send(seeker, "hello")
+    panel = accept_offer(pat)
+    panel.locator(".transfer-to").fill(XSS_PEER.username)
+    panel.get_by_role("button", name="Transfer", exact=True).click()
+    expect(pat.locator("#shift-error")).to_contain_text("not available")
+    expect(pat.locator(".tab")).to_have_count(1)
+
+
+def test_tabs_count_unread_messages_per_conversation(new_page: Any) -> None:
+    peer = new_page("/console", name="peer")
+    one = new_page("/", name="seeker-1")
+    two = new_page("/", name="seeker-2")
+    login(peer, PEER)
+    start_shift(peer, capacity=2)
+    seeker_send(one, "first seeker")
+    accept_offer(peer)
+    seeker_send(two, "second seeker")
+    expect(peer.locator(".offer")).to_have_count(1)
+    peer.locator(".offer").get_by_role("button", name="Accept").click()
+    expect(peer.locator(".tab")).to_have_count(2)
+    tabs = peer.locator(".tab")
+    tabs.nth(0).click()
+    seeker_send(two, "are you there?")
+    expect(tabs.nth(1).locator(".tab-badge")).to_have_text("1 unread")
+    seeker_send(two, "hello?")
+    expect(tabs.nth(1).locator(".tab-badge")).to_have_text("2 unread")
+    screenshot(peer, "console-two-tabs")
+    # Arrow keys move between tabs (ARIA tabs pattern); opening one clears its count.
+    tabs.nth(0).focus()
+    peer.keyboard.press("ArrowRight")
+    expect(tabs.nth(1)).to_be_focused()
+    expect(tabs.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(tabs.nth(1).locator(".tab-badge")).to_be_hidden()
+
+
+def test_supervisor_gets_alerts_monitors_and_whispers(new_page: Any) -> None:
+    pat = new_page("/console", name="pat")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    seeker_send(seeker, "hello")
+    panel = accept_offer(pat)
+
+    sam = new_page("/console", name="sam")
+    login(sam, SUPERVISOR)
+    expect(sam.locator("#supervisor")).to_be_visible()
+    start_shift(sam)  # alerts go to supervisors on shift
+
+    panel.get_by_role("button", name="Escalate to crisis line").click()
+    alert = sam.locator("#alert-list .alert").first
+    expect(alert).to_be_visible()
+    expect(alert.locator("[role=alert]")).to_contain_text("Escalation")
+    expect(alert).to_contain_text("escalated by a peer")
+    sam.wait_for_function("() => document.title.includes('Escalation')")
+    screenshot(sam, "console-supervisor-alert")
+
+    alert.get_by_role("button", name="Monitor").click()
+    monitor = sam.locator(".panel[data-kind='monitor']")
+    expect(monitor).to_be_visible()
+    expect(monitor.locator("li.msg-seeker")).to_contain_text("hello")
+    expect(monitor.locator(".end-form")).to_have_count(0)
+    seeker_send(seeker, "live to the supervisor")
+    expect(monitor.locator("li.msg-seeker").filter(has_text="live to the supervisor")).to_have_count(1)
+
+    monitor.locator(".composer-text").fill("Suggest the crisis line again.")
+    monitor.get_by_role("button", name="Whisper").click()
+    expect(panel.locator(".notes-list")).to_contain_text("Suggest the crisis line again.")
+    expect(panel.locator(".notes-list")).to_contain_text(SUPERVISOR.display_name)
+    expect(panel.locator(".notes")).to_have_attribute("open", "")
+    screenshot(sam, "console-supervisor-monitor")
+    expect(seeker.locator("body")).not_to_contain_text("Suggest the crisis line")
+
+    # The live overview (sent every few seconds to supervisors).
+    expect(sam.locator("#overview-body")).to_be_visible(timeout=20_000)
+    expect(sam.locator("#ov-peers")).to_contain_text(PEER.display_name)
+    expect(sam.locator("#ov-convs tbody tr")).to_have_count(1)
+    screenshot(sam, "console-supervisor-overview", full_page=True)
+
+    # The alert stays until it is dismissed.
+    sam.wait_for_timeout(1000)
+    expect(alert).to_be_visible()
+    alert.get_by_role("button", name="Dismiss").click()
+    expect(sam.locator("#alert-list .alert")).to_have_count(0)
+
+
+def test_console_in_french(new_page: Any) -> None:
+    peer = new_page("/console", name="peer", locale="fr-CA")
+    expect(peer.locator("html")).to_have_attribute("lang", "fr")
+    expect(peer.locator("#login-title")).to_have_text("Connexion")
+    login(peer, PEER)
+    expect(peer.locator("#shift-start")).to_have_text("Commencer le quart")
+    peer.click("#lang-switch")
+    expect(peer.locator("#shift-start")).to_have_text("Start shift")
