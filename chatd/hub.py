@@ -96,11 +96,12 @@ class Hub:
             return
         if first:
             await self._ready.wait()
-            assert self._pubsub is not None
             fut = self._confirm.get(channel)
             if fut is None or fut.done():
                 fut = asyncio.get_running_loop().create_future()
                 self._confirm[channel] = fut
+            if self._pubsub is None:
+                return  # reconnecting: _connect subscribes every channel with a subscriber
             await self._pubsub.subscribe(channel)
         else:
             # Another socket here asked first; its SUBSCRIBE may not be confirmed yet.

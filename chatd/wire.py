@@ -154,9 +154,15 @@ def _str(d: dict[str, Any], name: str, max_len: int, *, required: bool = True) -
     return value
 
 
+def _required(d: dict[str, Any], name: str, max_len: int) -> str:
+    value = _str(d, name, max_len)
+    if value is None:  # _str raises for a missing required field; this is for the type checker
+        raise WireError("bad_request", f"missing field {name!r}")
+    return value
+
+
 def _id(d: dict[str, Any], name: str) -> str:
-    value = _str(d, name, 64)
-    assert value is not None
+    value = _required(d, name, 64)
     if not _ID_RE.match(value):
         raise WireError("bad_request", f"field {name!r} is not a valid id")
     return value
@@ -190,8 +196,7 @@ def _text(d: dict[str, Any], name: str = "text", max_len: int = MAX_TEXT) -> str
 
 
 def _client_id(d: dict[str, Any]) -> str:
-    value = _str(d, "client_id", MAX_CLIENT_ID)
-    assert value is not None
+    value = _required(d, "client_id", MAX_CLIENT_ID)
     if not value:
         raise WireError("bad_request", "field 'client_id' is empty")
     return value
