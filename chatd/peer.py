@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from chatd import wire
@@ -83,7 +84,13 @@ class PeerConnection(Connection):
     async def _session_watch(self) -> None:
         while True:
             await asyncio.sleep(SESSION_CHECK_S)
-            if not await self.services.sessions.alive(self.session_hash):
+            try:
+                alive = await self.services.sessions.alive(self.session_hash)
+            except (RedisError, OSError):
+                # Redis is away: the session is not known to be over, so the console stays
+                # open (its frames are answered 'unavailable') and the check runs again.
+                continue
+            if not alive:
                 self.close(4401, "session ended")
                 return
 

@@ -130,6 +130,8 @@ class Store:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
+        # Deleted texts are overwritten, not left in free pages (forget, DELETE, retention).
+        await db.execute("PRAGMA secure_delete = ON")
         await db.executescript(SCHEMA)
         await db.commit()
         return cls(db)
@@ -269,6 +271,13 @@ class Store:
         await self.db.execute("INSERT INTO conversations (id, forgotten) VALUES (?, 1)"
                               " ON CONFLICT(id) DO UPDATE SET forgotten = 1", (conv,))
         await self.db.commit()
+        await self._scrub_wal()
+
+    async def _scrub_wal(self) -> None:
+        """Fold the WAL into the database and empty it: the WAL still holds copies of pages
+        with the deleted texts until a checkpoint (best effort while another process reads)."""
+        async with self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+            await cur.fetchall()
 
     async def forget_number(self, number_hash: str) -> list[str]:
         """Delete the texts of every conversation of a number; returns their ids."""
@@ -285,6 +294,8 @@ class Store:
                                     (ended_before_ms,))
         await self.db.execute(f"DELETE FROM notes WHERE conversation IN ({old})", (ended_before_ms,))  # noqa: S608
         await self.db.commit()
+        if cur.rowcount:
+            await self._scrub_wal()
         return cur.rowcount
 
     # --- SMS opt-outs -----------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""Hardening: hostile input on any socket (issue 6).
+
+Mistyped fields, deep nesting, invalid UTF-8, oversized frames, floods, silent sockets and
+guessed resume tokens: each is refused the way the protocol says, and nobody else notices.
+The seeker-side table of bad frames is in test_seeker.py; this file adds the peer socket, the
+transport-level attacks and the measurements of "others are unaffected".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import Harness
+from tests.helpers import WS, t
+
+CONV = "0123456789abcdef0123456789abcdef"
+
+
+async def _round_trip(ws: WS, client_id: str) -> float:
+    """Seconds from sending a seeker message to its ack."""
+    start = time.monotonic()
+    await ws.send(type="message", client_id=client_id, text="are you there?")
+    await ws.next("ack", client_id=client_id, timeout=10)
+    return time.monotonic() - start
+
+
+# --- mistyped and malformed frames on the peer socket ----------------------------------------
+@pytest.mark.parametrize("raw,code", [
+    pytest.param("not json", "bad_request", id="invalid-json"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": NaN}', "bad_request", id="nan-capacity"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": 1e400}', "bad_request", id="infinite-capacity"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": ' + "9" * 400 + "}", "bad_request",
+                 id="huge-int-capacity"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": true}', "bad_request", id="bool-capacity"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": 2.5}', "bad_request", id="float-capacity"),
+    pytest.param('{"type": "shift", "action": ["start"], "capacity": 1}', "bad_request", id="array-action"),
+    pytest.param('{"type": ["shift"]}', "bad_request", id="array-type"),
+    pytest.param('{"type": "accept", "offer": {"$gt": ""}}', "bad_request", id="object-offer"),
+    pytest.param('{"type": "accept", "offer": 12345}', "bad_request", id="number-offer"),
+    pytest.param('{"type": "decline", "offer": null}', "bad_request", id="null-offer"),
+    pytest.param(json.dumps({"type": "message", "conversation": {"$ne": ""}, "client_id": "x", "text": "hi"}),
+                 "bad_request", id="object-conversation"),
+    pytest.param(json.dumps({"type": "message", "conversation": CONV, "client_id": "x", "text": ["hi"]}),
+                 "bad_request", id="array-text"),
+    pytest.param(json.dumps({"type": "message", "conversation": CONV, "client_id": 7, "text": "hi"}),
+                 "bad_request", id="number-client-id"),
+    pytest.param(json.dumps({"type": "message", "conversation": "../" + CONV, "client_id": "x", "text": "hi"}),
+                 "bad_request", id="path-in-conversation"),
+    pytest.param(json.dumps({"type": "message", "conversation": CONV + "*", "client_id": "x", "text": "hi"}),
+                 "bad_request", id="glob-in-conversation"),
+    pytest.param(json.dumps({"type": "end", "conversation": [CONV], "outcome": "x"}), "bad_request",
+                 id="array-conversation"),
+    pytest.param(json.dumps({"type": "end", "conversation": CONV, "outcome": {"a": 1}}), "bad_request",
+                 id="object-outcome"),
+    pytest.param(json.dumps({"type": "transfer", "conversation": CONV, "to": {"$ne": None}}), "bad_request",
+                 id="object-transfer-target"),
+    pytest.param(json.dumps({"type": "transfer", "conversation": CONV, "to": 5}), "bad_request",
+                 id="number-transfer-target"),
+    pytest.param(json.dumps({"type": "note", "conversation": CONV, "text": {"t": 1}}), "bad_request",
+                 id="object-note"),
+    pytest.param(json.dumps({"type": "note", "conversation": CONV, "text": "n" * 4001}), "too_large",
+                 id="note-too-long"),
+    pytest.param(json.dumps({"type": "whisper", "conversation": CONV, "text": 1}), "bad_request",
+                 id="number-whisper"),
+    pytest.param(json.dumps({"type": "monitor", "conversation": True}), "bad_request", id="bool-monitor"),
+    pytest.param(json.dumps({"type": "language", "conversation": CONV, "lang": {"x": 1}}), "bad_request",
+                 id="object-lang"),
+    pytest.param(json.dumps({"type": "typing", "conversation": 0}), "bad_request", id="number-typing"),
+    pytest.param('{"type": "message", "conversation": "' + CONV + '", "client_id": "x", "text": "\\udc00"}',
+                 "bad_request", id="lone-surrogate"),
+    pytest.param("[" * 5000 + "]" * 5000, "bad_request", id="deeply-nested-array"),
+    pytest.param('{"type": "shift", "action": "start", "capacity": 1, "x": ' + "[" * 30000 + "]" * 30000 + "}",
+                 "bad_request", id="deeply-nested-inside-object"),
+    pytest.param('{"type": "note", "conversation": "' + CONV + '", "text": "x", "y": '
+                 + '{"a":' * 10000 + "1" + "}" * 10000 + "}", "bad_request", id="deeply-nested-objects"),
+])
+async def test_peer_socket_refuses_mistyped_and_nested_frames_and_survives(harness: Harness, raw: str,
+                                                                           code: str) -> None:
+    """Objects, arrays, numbers where strings belong and deep nesting: an error, the socket lives on,
+    and nothing happened (the peer is still off shift)."""
+    await harness.start()
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice")
+    await peer.send_raw(raw)
+    err = await peer.next("error")
+    assert err["code"] == code and err["message"]
+    await peer.none("shift", within=0.2)
+    await peer.send(type="shift", action="start", capacity=1)
+    assert (await peer.next("shift", state="on"))["capacity"] == 1
+
+
+async def test_peer_frame_over_64_kib_closes_with_1009(harness: Harness) -> None:
+    await harness.start()
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice", capacity=1)
+    await peer.send_raw(json.dumps({"type": "note", "conversation": CONV, "text": "x" * 70_000}))
+    assert await peer.closed() == 1009
+    again = await harness.peer("alice")  # the account and the process are fine
+    await again.next("shift", state="on")
+
+
+# --- transport-level attacks -----------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/ws/seeker", "/ws/peer"])
+async def test_invalid_utf8_text_frame_closes_1007_and_others_are_unaffected(harness: Harness, path: str) -> None:
+    srv = await harness.start()
+    await harness.add_peer("alice")
+    bystander, _ = await harness.seeker()
+    if path == "/ws/peer":
+        victim = await harness.peer("alice", capacity=1)
+    else:
+        victim, _ = await harness.seeker()
+    await victim.conn.send(b'{"type":"typing","x":"\xff\xfe\xc3\x28"}', text=True)
+    assert await victim.closed() == 1007
+    assert await _round_trip(bystander, "after-1007") < t(1.0)
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+    fresh, _ = await harness.seeker()
+    await fresh.send(type="message", client_id="a", text="new socket works")
+    await fresh.next("ack", client_id="a")
+
+
+async def test_a_flood_is_rate_limited_closed_1008_and_does_not_slow_others(harness: Harness) -> None:
+    """Five sockets flood as fast as TCP allows; a calm socket's round trip stays short, each
+    flooder gets rate_limited and then 1008 after 200 refusals in a row."""
+    await harness.start()
+    calm, _ = await harness.seeker()
+    baseline = max([await _round_trip(calm, f"base{i}") for i in range(3)])
+    flooders = [(await harness.seeker())[0] for _ in range(5)]
+
+    async def flood(ws: WS, n: int) -> None:
+        payload = "x" * 1000
+        try:
+            for i in range(2000):
+                await ws.send(type="message", client_id=f"f{n}-{i}", text=payload)
+        except websockets.ConnectionClosed:
+            pass
+
+    tasks = [asyncio.create_task(flood(ws, n)) for n, ws in enumerate(flooders)]
+    try:
+        trips = []
+        for i in range(5):
+            trips.append(await _round_trip(calm, f"during{i}"))
+            await asyncio.sleep(0.2)
+        codes = await asyncio.gather(*(ws.closed(timeout=15) for ws in flooders))
+    finally:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert set(codes) == {1008}
+    for ws in flooders:
+        assert any(f.get("code") == "rate_limited" for f in ws.buffer + ws.seen)
+        acks = [f for f in ws.buffer + ws.seen if f["type"] == "ack"]
+        assert len(acks) <= 40  # the burst and the refill, not the flood
+    assert max(trips) < max(t(0.5), 5 * baseline), (trips, baseline)
+
+
+@pytest.mark.timeout(90)
+async def test_hundreds_of_silent_sockets_are_closed_after_the_hello_timeout(harness: Harness) -> None:
+    srv = await harness.start(hello_timeout_s=t(1.5))
+    conns: list[Any] = []
+    try:
+        for _ in range(300):
+            conns.append(await websockets.connect(srv.ws_url + "/ws/seeker"))
+        speaker, _ = await harness.seeker()  # one that does say hello, among them
+        assert await _round_trip(speaker, "a") < t(1.0)
+
+        async def close_code(conn: Any) -> int | None:
+            try:
+                async with asyncio.timeout(t(10)):
+                    await conn.recv()
+            except websockets.ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else None
+            return None
+
+        codes = await asyncio.gather(*(close_code(c) for c in conns))
+        assert codes.count(4408) == len(conns), set(codes)
+        await speaker.none("error", within=0.2)
+        assert await _round_trip(speaker, "b") < t(1.0)  # the one that said hello stays
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            metrics = (await http.get("/metrics")).text
+        assert "chatd_seeker_sockets 1" in metrics
+    finally:
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+
+@pytest.mark.parametrize("guess", [
+    pytest.param(lambda real: secrets.token_urlsafe(32), id="random"),
+    pytest.param(lambda real: real[:-1] + ("A" if real[-1] != "A" else "B"), id="one-char-off"),
+    pytest.param(lambda real: real.upper() if real.upper() != real else real.lower(), id="case-changed"),
+    pytest.param(lambda real: real + "=", id="padded"),
+    pytest.param(lambda real: real[:20], id="prefix"),
+    pytest.param(lambda real: "*", id="glob"),
+    pytest.param(lambda real: "", id="empty"),
+    pytest.param(lambda real: "x" * 128, id="longest"),
+    pytest.param(lambda real: "é" * 43, id="unicode"),
+])
+async def test_guessed_resume_tokens_are_unknown_and_the_socket_survives(harness: Harness, guess: Any) -> None:
+    """Near misses of a real token are all unknown_resume; the real one works on the same socket."""
+    await harness.start()
+    seeker, welcome = await harness.seeker()
+    await seeker.send(type="message", client_id="a", text="mine")
+    await seeker.next("ack")
+    ws = await harness.connect("/ws/seeker")
+    await ws.send(type="hello", resume=guess(welcome["resume"]), last_seq=0)
+    err = await ws.next("error")
+    assert err["code"] in ("unknown_resume", "bad_request")
+    await ws.none("welcome", within=0.1)
+    await ws.send(type="hello", resume=welcome["resume"], last_seq=0)
+    assert (await ws.next("welcome"))["conversation"] == welcome["conversation"]
+    assert (await ws.next("message", seq=1))["text"] == "mine"
+
+
+async def test_many_random_resume_tokens_all_fail_and_a_real_one_still_works(harness: Harness) -> None:
+    """200 random tokens over ten sockets (within the rate limit): every one unknown_resume, no
+    conversation revealed, every socket still open; then a real token resumes on each of them."""
+    await harness.start()
+    seeker, welcome = await harness.seeker()
+    sockets = [await harness.connect("/ws/seeker") for _ in range(10)]
+
+    async def guess(ws: WS) -> list[str]:
+        codes = []
+        for _ in range(20):
+            await ws.send(type="hello", resume=secrets.token_urlsafe(32), last_seq=0)
+            codes.append((await ws.next("error"))["code"])
+        return codes
+
+    results = await asyncio.gather(*(guess(ws) for ws in sockets))
+    assert all(code == "unknown_resume" for codes in results for code in codes)
+    await asyncio.sleep(t(0.3))  # the bucket refills
+    for ws in sockets:
+        assert not [f for f in ws.seen if f["type"] == "welcome"]
+        await ws.send(type="hello", resume=welcome["resume"], last_seq=0)
+        assert (await ws.next("welcome"))["conversation"] == welcome["conversation"]
