@@ -31,18 +31,22 @@ class SeekerConnection(Connection):
         self.waiting = False
         self.last_status: tuple[int, int] | None = None
         self._typing_at = 0.0
+        self._hello_timer: asyncio.TimerHandle | None = None
 
     async def opened(self) -> None:
         self.services.seekers.add(self)
-        self.spawn(self._hello_deadline(), "hello-deadline")
+        # A timer handle, not a task: this runs for every socket, and a task per socket costs memory.
+        self._hello_timer = asyncio.get_running_loop().call_later(
+            self.services.settings.hello_timeout_s, self._hello_deadline)
 
-    async def _hello_deadline(self) -> None:
-        await asyncio.sleep(self.services.settings.hello_timeout_s)
+    def _hello_deadline(self) -> None:
         if self.conv is None:
             self.close(4408, "no hello")
 
     async def closed(self) -> None:
         self.services.seekers.discard(self)
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
         if self.conv is not None:
             await self.services.hub.unsubscribe(self.services.keys.ch_seeker(self.conv), self)
             await self.services.engine.detach("seeker", self.conv, self.id, self.services.proc_id)
@@ -122,6 +126,9 @@ class SeekerConnection(Connection):
         if info is None:
             raise RoutingError("unknown_resume", "no conversation to resume with that token")
         self.conv, self.token, self.lang = conv, token, info.lang
+        if self._hello_timer is not None:  # only a hello that succeeded stops the deadline
+            self._hello_timer.cancel()
+            self._hello_timer = None
         # Subscribe before reading history, so nothing published in between is missed.
         await self.services.hub.subscribe(self.services.keys.ch_seeker(conv), self)
         await engine.attach("seeker", conv, self.id, self.services.proc_id)

@@ -20,6 +20,7 @@ if sender == 'peer' and (state ~= 'active' or redis.call('HGET', K.conv(conv), '
 end
 local seq = append_msg(conv, sender, text, at)
 if cid ~= '' then redis.call('HSET', K.cids(conv), cid, seq) end
+redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
 redis.call('HSET', K.conv(conv), 'last', now_ms)
 if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then
   redis.call('ZADD', K.timers, now_ms + tonumber(ARGV[11]), 'smsidle|' .. conv)

@@ -151,7 +151,6 @@ class Engine:
             raise _err(reply)
         if kind == "dup":
             return AppendResult(seq=int(reply[1]), duplicate=True)
-        await self.redis.hincrby(self.keys.stats, f"messages_{sender}", 1)
         if kind == "queued":
             return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]))
         return AppendResult(seq=int(reply[1]))

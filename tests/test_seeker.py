@@ -221,3 +221,11 @@ async def test_many_sockets_from_one_address_are_allowed(harness: Harness) -> No
         assert json.loads(await conns[-1].recv())["type"] == "welcome"
     finally:
         await asyncio.gather(*(c.close() for c in conns))
+
+
+async def test_a_failed_hello_does_not_stop_the_hello_deadline(harness: Harness) -> None:
+    await harness.start(hello_timeout_s=t(0.6))
+    ws = await harness.connect("/ws/seeker")
+    await ws.send(type="hello", resume="B" * 43, last_seq=0)
+    assert (await ws.next("error"))["code"] == "unknown_resume"
+    assert await ws.closed() == 4408
