@@ -1,0 +1,340 @@
+"""A load generator process, driven by the bench through JSON lines on stdin/stdout.
+
+Each command line ``{"op": ..., ...}`` gets exactly one reply line (``{"error": ...}`` when it
+failed). The process holds its sockets between commands, so one set of seekers and peers
+can be paired once and then measured at several rates. Times are ``time.monotonic_ns()``
+(CLOCK_MONOTONIC, shared by every process on the machine), so a latency is the receiving
+process's clock minus the timestamp the sending process put in the text.
+
+Commands: ``open`` (websockets to a URL), ``hello``, ``peers`` (chatd consoles: login, socket,
+shift start), ``b2peers`` (baseline receivers), ``first`` (each seeker's first message, spread
+over a window), ``report`` (offers and assignments seen), ``rate`` (messages at a total rate
+for a duration), ``samples`` (latencies seen for one step), ``sms`` (signed webhooks at a
+rate), ``close``, ``quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+OPEN_TIMEOUT_S = 30.0
+REPLY_TIMEOUT_S = 60.0
+LOGIN_CONCURRENCY = 8
+HELLO_TRIES = 20
+
+
+@dataclass(eq=False)
+class Sock:
+    ws: ClientConnection
+    user: str = ""
+    conv: str = ""
+    sent: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # welcomed (or, for B2, open)
+    answer: asyncio.Event = field(default_factory=asyncio.Event)  # a welcome, ack or error came
+    last_error: str = ""
+    reader: asyncio.Task[None] | None = None
+
+
+def _ws_kwargs() -> dict[str, Any]:
+    return {"compression": None, "open_timeout": OPEN_TIMEOUT_S, "ping_interval": None, "proxy": None,
+            "max_size": 1 << 20, "close_timeout": 2}
+
+
+class Generator:
+    def __init__(self) -> None:
+        self.seekers: list[Sock] = []
+        self.peers: list[Sock] = []
+        self.offers: dict[str, list[int]] = defaultdict(list)
+        self.assigned: dict[str, list[str]] = defaultdict(list)
+        self.samples: dict[int, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)  # error frames seekers got, by code
+        self.dropped = 0
+
+    # --- readers ----------------------------------------------------------------------------
+    async def _seeker_reader(self, s: Sock) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in s.ws:
+                text = raw if isinstance(raw, str) else raw.decode()
+                if text.startswith(('{"type": "error"', '{"type":"error"')):
+                    s.last_error = str(json.loads(text).get("code"))
+                    self.errors[s.last_error] += 1
+                    s.answer.set()
+                elif not s.ready.is_set():
+                    if '"welcome"' in text:
+                        s.conv = str(json.loads(text).get("conversation", ""))
+                    s.ready.set()
+                    s.answer.set()
+                elif text.startswith(('{"type": "ack"', '{"type":"ack"')):
+                    s.last_error = ""
+                    s.answer.set()
+        self.dropped += 1
+
+    async def _peer_reader(self, s: Sock) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in s.ws:
+                now = time.monotonic_ns()
+                msg = json.loads(raw)
+                kind = msg.get("type")
+                if kind == "message" and msg.get("from", "seeker") == "seeker":
+                    step, _, sent = str(msg.get("text", "")).partition(" ")
+                    if sent.isdigit():
+                        self.samples[int(step)].append((now - int(sent)) / 1e6)
+                elif kind == "offer":
+                    self.offers[msg["conversation"]].append(now)
+                    await s.ws.send(json.dumps({"type": "accept", "offer": msg["offer"]}))
+                elif kind == "assigned":
+                    self.assigned[msg["conversation"]].append(s.user)
+                elif kind == "shift" and msg.get("state") == "on":
+                    s.ready.set()
+        if self.peers:  # not while closing on purpose
+            print(f"socket of {s.user} closed: {s.ws.close_code} {s.ws.close_reason}", file=sys.stderr)
+        self.dropped += 1
+
+    # --- commands -----------------------------------------------------------------------------
+    async def op_open(self, url: str, n: int, concurrency: int) -> dict[str, Any]:
+        """Open ``n`` sockets to ``url`` (at most ``concurrency`` handshakes at once)."""
+        gate = asyncio.Semaphore(concurrency)
+        errors: list[str] = []
+
+        async def one() -> None:
+            async with gate:
+                try:
+                    ws = await connect(url, **_ws_kwargs())
+                except Exception as exc:
+                    errors.append(repr(exc))
+                    return
+            s = Sock(ws)
+            s.reader = asyncio.create_task(self._seeker_reader(s))
+            self.seekers.append(s)
+
+        t0 = time.monotonic_ns()
+        await asyncio.gather(*(one() for _ in range(n)))
+        t1 = time.monotonic_ns()
+        return {"t0": t0, "t1": t1, "opened": n - len(errors), "failed": len(errors), "errors": errors[:3]}
+
+    async def op_hello(self, frame: str, window: int) -> dict[str, Any]:
+        """Send ``frame`` on every seeker not yet welcomed, at most ``window`` awaiting an answer
+        at once; an error answer (``unavailable``) is retried, as the protocol tells clients to."""
+        todo = [s for s in self.seekers if not s.ready.is_set()]
+        gate = asyncio.Semaphore(window)
+        retries = 0
+
+        async def one(s: Sock) -> bool:
+            nonlocal retries
+            async with gate:
+                for attempt in range(HELLO_TRIES):
+                    s.answer.clear()
+                    try:
+                        await s.ws.send(frame)
+                        await asyncio.wait_for(s.answer.wait(), REPLY_TIMEOUT_S)
+                    except (ConnectionClosed, TimeoutError):
+                        return False
+                    if s.ready.is_set():
+                        return True
+                    retries += 1
+                    await asyncio.sleep(0.05 * (attempt + 1))
+            return False
+
+        t0 = time.monotonic_ns()
+        answered = sum(await asyncio.gather(*(one(s) for s in todo)))
+        errors, self.errors = dict(self.errors), defaultdict(int)
+        return {"t0": t0, "t1": time.monotonic_ns(), "answered": answered, "failed": len(todo) - answered,
+                "retries": retries, "errors": errors}
+
+    async def op_b2open(self, url: str, ids: list[int], role: str) -> dict[str, Any]:
+        """Baseline relay sockets: ``role`` ``s`` (senders) or ``p`` (receivers) for pair ``ids``."""
+        async def one(i: int) -> None:
+            ws = await connect(f"{url}/{role}/{i}", **_ws_kwargs())
+            s = Sock(ws, conv=str(i))
+            s.ready.set()
+            if role == "p":
+                s.reader = asyncio.create_task(self._peer_reader(s))
+                self.peers.append(s)
+            else:
+                s.reader = asyncio.create_task(self._seeker_reader(s))
+                self.seekers.append(s)
+
+        gate = asyncio.Semaphore(64)
+
+        async def gated(i: int) -> None:
+            async with gate:
+                await one(i)
+
+        await asyncio.gather(*(gated(i) for i in ids))
+        return {"opened": len(ids)}
+
+    async def op_peers(self, base: str, users: list[str], password: str, capacity: int) -> dict[str, Any]:
+        """Log each user in, open its console socket and start its shift."""
+        ws_base = "ws" + base.removeprefix("http")
+        gate = asyncio.Semaphore(LOGIN_CONCURRENCY)
+        async def one(user: str) -> None:
+            # A client (cookie jar) per login: a login request carrying another session's cookie
+            # ends that session (protocol.md), which would close the other peer's socket.
+            async with gate, httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+                r = await client.post(f"{base}/api/login", json={"username": user, "password": password})
+            if r.status_code != 200:
+                raise RuntimeError(f"login {user}: HTTP {r.status_code}")
+            cookie = r.cookies.get("chatd_session")
+            ws = await connect(f"{ws_base}/ws/peer", additional_headers=[
+                ("Origin", base), ("Cookie", f"chatd_session={cookie}")], **_ws_kwargs())
+            s = Sock(ws, user=user)
+            s.reader = asyncio.create_task(self._peer_reader(s))
+            self.peers.append(s)
+            await ws.send(json.dumps({"type": "shift", "action": "start", "capacity": capacity}))
+            await asyncio.wait_for(s.ready.wait(), REPLY_TIMEOUT_S)
+
+        await asyncio.gather(*(one(u) for u in users))
+        return {"ready": len(users)}
+
+    async def op_first(self, window_s: float) -> dict[str, Any]:
+        """Each seeker's first message, spread evenly over ``window_s``, retried with the same
+        client_id while the answer is ``unavailable`` (as the protocol tells clients); returns the
+        first attempt's time by conversation, and how many seekers never got an ack."""
+        socks = [s for s in self.seekers if s.conv]
+        sent: dict[str, int] = {}
+        retries = 0
+
+        async def one(s: Sock, at: float) -> bool:
+            nonlocal retries
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            frame = json.dumps({"type": "message", "client_id": "first", "text": "hello, is anyone there to talk to?"})
+            sent[s.conv] = time.monotonic_ns()
+            for attempt in range(HELLO_TRIES):
+                s.answer.clear()
+                try:
+                    await s.ws.send(frame)
+                    await asyncio.wait_for(s.answer.wait(), REPLY_TIMEOUT_S)
+                except (ConnectionClosed, TimeoutError):
+                    return False
+                if not s.last_error:
+                    return True
+                retries += 1
+                await asyncio.sleep(0.1 * (attempt + 1))
+            return False
+
+        t0 = time.monotonic()
+        acked = await asyncio.gather(*(one(s, t0 + window_s * i / max(1, len(socks))) for i, s in enumerate(socks)))
+        errors, self.errors = dict(self.errors), defaultdict(int)
+        return {"sent": sent, "unacked": acked.count(False), "retries": retries, "errors": errors}
+
+    async def op_report(self) -> dict[str, Any]:
+        return {"offers": self.offers, "assigned": self.assigned, "dropped": self.dropped}
+
+    async def op_rate(self, rate: float, duration_s: float, step: int) -> dict[str, Any]:
+        """Messages round-robin over the ready seekers at ``rate`` a second for ``duration_s``."""
+        socks = [s for s in self.seekers if s.ready.is_set()]
+        n = int(rate * duration_s)
+        failed = 0
+        t0 = time.monotonic()
+        for i in range(n):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            s = socks[i % len(socks)]
+            s.sent += 1
+            frame = json.dumps({"type": "message", "client_id": f"c{s.sent}",
+                                "text": f"{step} {time.monotonic_ns()}"})
+            try:
+                await s.ws.send(frame)
+            except ConnectionClosed:
+                failed += 1
+        errors, self.errors = dict(self.errors), defaultdict(int)
+        return {"sent": n - failed, "failed": failed, "elapsed_s": time.monotonic() - t0, "errors": errors}
+
+    async def op_samples(self, step: int) -> dict[str, Any]:
+        return {"lat_ms": self.samples.pop(step, [])}
+
+    async def op_sms(self, url: str, token: str, rate: float, duration_s: float, numbers: int) -> dict[str, Any]:
+        """Signed inbound-SMS webhooks at ``rate`` a second; latency of each answer."""
+        from sms.signature import compute_signature
+
+        lat: list[float] = []
+        bad: list[int] = []
+        errors: list[str] = []
+
+        async def one(client: httpx.AsyncClient, i: int) -> None:
+            params = {"AccountSid": "AC" + "0" * 32, "From": f"+1613555{i % numbers:04d}", "To": "+15550100000",
+                      "Body": f"bench text {i}", "MessageSid": "SM" + uuid.uuid4().hex, "NumMedia": "0"}
+            headers = {"X-Twilio-Signature": compute_signature(token, url, params)}
+            t = time.monotonic_ns()
+            try:
+                r = await client.post(url, data=params, headers=headers)
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+                return
+            lat.append((time.monotonic_ns() - t) / 1e6)
+            if r.status_code != 200:
+                bad.append(r.status_code)
+
+        n = int(rate * duration_s)
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=10.0, trust_env=False, limits=limits) as client:
+            tasks = []
+            t0 = time.monotonic()
+            for i in range(n):
+                delay = t0 + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(client, i)))
+            await asyncio.gather(*tasks)
+        return {"lat_ms": lat, "bad": bad[:10], "n_bad": len(bad), "errors": errors[:3], "n_errors": len(errors)}
+
+    async def op_close(self) -> dict[str, Any]:
+        socks = [*self.seekers, *self.peers]
+        self.seekers, self.peers = [], []
+
+        async def one(s: Sock) -> None:
+            with contextlib.suppress(Exception):
+                await s.ws.close()
+            if s.reader is not None:
+                s.reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await s.reader
+
+        gate = asyncio.Semaphore(256)
+
+        async def gated(s: Sock) -> None:
+            async with gate:
+                await one(s)
+
+        await asyncio.gather(*(gated(s) for s in socks))
+        self.dropped = 0
+        return {"closed": len(socks)}
+
+
+async def serve() -> None:
+    gen = Generator()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        command: dict[str, Any] = json.loads(line)
+        op = command.pop("op")
+        if op == "quit":
+            break
+        try:
+            reply = await getattr(gen, f"op_{op}")(**command)
+        except Exception as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    await gen.op_close()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())
