@@ -444,6 +444,7 @@ async def _main(args: argparse.Namespace) -> int:
     if fd_limit < sizes.idle_sockets + 1024:
         raise BenchError(f"the open-files limit is {fd_limit}: {sizes.idle_sockets} sockets need more")
     pinning = Pinning.choose(not args.no_pin)
+    commit = git_commit()  # before the run: the code that the run measures
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     runs = []
@@ -464,7 +465,7 @@ async def _main(args: argparse.Namespace) -> int:
         "mode": "quick" if args.quick else "full",
         "duration_s": round(time.monotonic() - started, 1),
         "machine": machine(),
-        "git": git_commit(),
+        "git": commit,
         "settings": {"sizes": asdict(sizes), "runs": n_runs, "pinning": asdict(pinning),
                      "p99_bound_ms": P99_BOUND_MS, "redis": "redis-server, no persistence (save '', appendonly no)",
                      "fd_limit": fd_limit},

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -49,12 +49,25 @@ def _extra_routes(settings: Settings) -> list[BaseRoute]:
     return routes
 
 
+REDIS_MAX_CONNECTIONS = 512
+REDIS_POOL_WAIT_S = 10.0
+
+
+def connect_redis(url: str) -> Redis:
+    """A client whose pool waits for a free connection (up to REDIS_POOL_WAIT_S) instead of
+    failing at once: under load redis-py's default pool raised MaxConnectionsError, which
+    turned a busy moment into refused messages, 500s to Twilio and half-done cleanups."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S,
+                                           health_check_interval=10, socket_connect_timeout=5)
+    return Redis.from_pool(pool)
+
+
 def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web: bool = True) -> Starlette:
     """The app for ``serve`` (web and worker), ``web`` or ``worker`` (run_web False: ops routes only)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = Redis.from_url(redis_url, health_check_interval=10, socket_connect_timeout=5)
+        redis = connect_redis(redis_url)
         store = await Store.open(settings.database)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)

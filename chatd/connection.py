@@ -34,6 +34,7 @@ RATE_PER_S = 8.0
 RATE_BURST = 20.0
 MAX_REFUSED_IN_A_ROW = 200
 DISPATCH_TIMEOUT_S = 10.0
+CLEANUP_ATTEMPTS = 8  # about 10 s of retries
 
 
 class SeqTracker:
@@ -250,10 +251,22 @@ class Connection:
             self.send_error("unavailable", "the service is briefly unavailable: nothing was stored, try again")
 
     async def _cleanup(self) -> None:
-        try:
-            await asyncio.shield(self.closed())
-        except Exception:
-            log.exception("socket.cleanup_failed", kind=self.kind)
+        # Detaching must happen, or a closed socket stays "attached" and its grace timer never
+        # starts: retried through a Redis hiccup, shielded from the handler's cancellation.
+        delay_s = 0.1
+        for attempt in range(CLEANUP_ATTEMPTS):
+            try:
+                await asyncio.shield(self.closed())
+                break
+            except (RedisError, OSError) as exc:
+                if attempt == CLEANUP_ATTEMPTS - 1:
+                    log.error("socket.cleanup_failed", kind=self.kind, error=type(exc).__name__)
+                else:
+                    await asyncio.sleep(delay_s)
+                    delay_s = min(delay_s * 2, 2.0)
+            except Exception:
+                log.exception("socket.cleanup_failed", kind=self.kind)
+                break
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()

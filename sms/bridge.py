@@ -123,17 +123,21 @@ class SmsBridge:
         if not sid or number is None:
             log.warning("sms.inbound_malformed", has_sid=bool(sid))
             return twiml(None)
-        # At-least-once webhooks: the first copy wins, on any process, even at the same moment.
-        if not await self.redis.set(self.keys.sid(sid), "1", nx=True, ex=SID_TTL_S):
-            log.info("sms.inbound_duplicate", message_sid=sid)
-            return twiml(None)
+        claimed = False
         try:
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
+                # At-least-once webhooks: the first copy wins, on any process, even at the same moment.
+                claimed = bool(await self.redis.set(self.keys.sid(sid), "1", nx=True, ex=SID_TTL_S))
+                if not claimed:
+                    log.info("sms.inbound_duplicate", message_sid=sid)
+                    return twiml(None)
                 reply = await self._handle(sid, number, fields.get("Body", "")[:MAX_BODY])
-        except Exception:
-            # Not stored: let Twilio retry this MessageSid.
-            await self.redis.delete(self.keys.sid(sid))
-            log.exception("sms.inbound_failed", message_sid=sid)
+        except Exception as exc:
+            # Not stored: let Twilio retry this MessageSid (503), and give the claim back.
+            log.warning("sms.inbound_failed", message_sid=sid, error=type(exc).__name__)
+            if claimed:
+                with contextlib.suppress(Exception):
+                    await self.redis.delete(self.keys.sid(sid))
             return PlainTextResponse("try again\n", status_code=503)
         return twiml(reply)
 

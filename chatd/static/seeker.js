@@ -375,6 +375,18 @@ function flushOutbox() {
   for (const frame of queued) send(frame);
 }
 
+let resendTimer = null;
+let resendDelayMs = 1000;
+
+function scheduleResend() {
+  if (resendTimer !== null) return;
+  resendTimer = setTimeout(() => {
+    resendTimer = null;
+    if (welcomed && transcript.pending().length) flushOutbox();
+  }, resendDelayMs);
+  resendDelayMs = Math.min(resendDelayMs * 2, 16000);
+}
+
 function saveOutbox() {
   const items = transcript.pending().map(({ clientId, text }) => ({ client_id: clientId, text }));
   session.setJSON(K.outbox, items.length ? items : null);
@@ -397,6 +409,7 @@ function handle(frame) {
     case 'ack':
       transcript.ack(frame.client_id, Number(frame.seq));
       saveOutbox();
+      resendDelayMs = 1000; // accepted again: the next refusal starts the pause over
       break;
     case 'message': {
       const li = transcript.addMessage(frame);
@@ -480,8 +493,11 @@ function handleError(frame) {
     }
     flash(t('error.unknown_resume'));
     $('composer-text').focus();
-  } else if (frame.code === 'rate_limited') {
-    flash(t('error.rate_limited'));
+  } else if (frame.code === 'rate_limited' || frame.code === 'unavailable') {
+    // The message was refused, not lost: it is still pending, and goes again (same client_id,
+    // stored once) after a pause that grows while refusals go on.
+    if (frame.code === 'rate_limited') flash(t('error.rate_limited'));
+    scheduleResend();
   } else if (frame.code === 'too_large') {
     flash(t('error.too_large'));
   } else {

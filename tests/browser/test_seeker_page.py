@@ -144,3 +144,18 @@ def test_seeker_page_works_with_the_keyboard_alone(new_page: Any) -> None:
     seeker.keyboard.press("Enter")
     expect(seeker.locator("#after-title")).to_be_focused()
     expect(seeker.locator("#status")).to_have_text("The conversation has ended.")
+
+
+def test_a_burst_of_messages_is_never_left_unsent(new_page: Any) -> None:
+    """More messages at once than the rate limit lets through: the refused ones go again by
+    themselves, and every one ends Delivered (no message silently stays 'Sent')."""
+    seeker = new_page("/", name="seeker")
+    seeker_send(seeker, "first")
+    expect(seeker.locator("li.msg-own").last.locator(".msg-state")).to_have_text("Delivered")
+    seeker.evaluate("""() => {
+        const box = document.getElementById('composer-text');
+        const send = document.getElementById('send');
+        for (let i = 0; i < 30; i++) { box.value = 'burst ' + i; send.click(); }
+    }""")
+    expect(seeker.locator("li.msg-own")).to_have_count(31)
+    expect(seeker.locator("li.msg-own .msg-state", has_text="Delivered")).to_have_count(31, timeout=60_000)
