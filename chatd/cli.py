@@ -8,7 +8,7 @@ import contextlib
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -30,6 +30,21 @@ log = get_logger("chatd.cli")
 MAX_WS_FRAME = 64 * 1024
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal re-raise: after a graceful shutdown uvicorn raises
+    the captured SIGTERM again with the default handler, which ends the process before
+    ``serve`` can stop its embedded Redis. Here SIGTERM/SIGINT only ask the server to exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False,
@@ -37,7 +52,7 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
         # Per-message deflate costs ~300 KiB per socket; chat frames are small.
         ws_per_message_deflate=False, lifespan="on", server_header=False,
         timeout_graceful_shutdown=10)
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:

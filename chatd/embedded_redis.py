@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -17,6 +18,17 @@ from pathlib import Path
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 MAX_UNIX_PATH = 100
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGTERM it when chatd dies, even by SIGKILL, so a
+    crashed 'chatd serve' leaves no Redis behind holding the data dir."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: serve still stops it on a normal exit
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -79,7 +91,8 @@ class EmbeddedRedis:
                 "--save", "", "--daemonize", "no", "--loglevel", "warning",
                 "--logfile", str(self.dir / "redis.log")]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
