@@ -51,6 +51,7 @@ SID_TTL_S = 3 * 86400
 LANG_TTL_S = 90 * 86400
 MAX_BODY = 1600 * 2
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+OPEN_ATTEMPTS = 3
 WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
 
 
@@ -215,18 +216,33 @@ class SmsBridge:
             await self.redis.hset(self.services.keys.conv(conv), mapping={"sms_lang": lang.value, "lang": lang.value})
 
     async def _open(self, nhash: str, number: str, lang: Language | None) -> str:
-        """The number's open conversation, created if it has none (one per number, race-free)."""
+        """The number's open conversation, created if it has none (one per number).
+
+        The conversation is created first and claimed second (SET NX), so the claim never names
+        a conversation that does not exist yet: another process reading it in between would
+        take it for ended and open a second one. A losing candidate is discarded.
+        """
         candidate = new_id()
-        if not await self.redis.set(self.keys.open(nhash), candidate, nx=True):
-            existing = await self.open_conversation(nhash)
-            if existing is not None:
-                return existing
-            await self.redis.set(self.keys.open(nhash), candidate)
         await self.services.engine.create_conversation(
             "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate,
             extra={"number": number, "number_hash": nhash, "sms_lang": lang.value if lang else ""})
-        log.info("conversation.created", conversation=candidate, channel="sms")
-        return candidate
+        for _ in range(OPEN_ATTEMPTS):
+            if await self.redis.set(self.keys.open(nhash), candidate, nx=True):
+                log.info("conversation.created", conversation=candidate, channel="sms")
+                return candidate
+            existing = await self.open_conversation(nhash)  # clears a claim on an ended one
+            if existing is not None:
+                await self._discard(candidate)
+                return existing
+        await self._discard(candidate)
+        raise RuntimeError("could not claim the number's open conversation")  # webhook answers 503
+
+    async def _discard(self, conv: str) -> None:
+        k = self.services.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*k.conv_keys(conv))
+            pipe.srem(k.live, conv)
+            await pipe.execute()
 
     async def _forget_number(self, nhash: str, conv: str | None) -> None:
         engine, store = self.services.engine, self.services.store
