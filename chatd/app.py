@@ -98,20 +98,23 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             log.info("process.started", proc=services.proc_id, web=run_web, worker=run_worker)
             yield
         finally:
+            # Every step runs even when one before it fails: the database and the Redis pool
+            # are always closed, so nothing is left half open by a stop that went wrong.
             log.info("process.stopping", proc=services.proc_id)
-            await _close_sockets(services)
-            await services.stop_tasks()
-            for teardown in reversed(teardowns):
+            steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("sockets", lambda: _close_sockets(services)),
+                ("tasks", services.stop_tasks),
+                *((f"plugin{i}", teardown) for i, teardown in enumerate(reversed(teardowns))),
+                ("hub", hub.close),
+                ("presence", lambda: _forget_process(services)),
+                ("store", store.close),
+                ("redis", redis.aclose),
+            ]
+            for name, step in steps:
                 try:
-                    await teardown()
-                except Exception:
-                    log.exception("plugin.teardown_failed")
-            await hub.close()
-            with contextlib.suppress(Exception):
-                await redis.srem(keys.procs, services.proc_id)
-                await redis.delete(keys.proc(services.proc_id))
-            await store.close()
-            await redis.aclose()
+                    await step()
+                except Exception as exc:
+                    log.error("process.stop_step_failed", step=name, error=type(exc).__name__)
 
     routes: list[BaseRoute] = [
         Route("/healthz", ops.healthz),
@@ -134,6 +137,11 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     app.state.plugins = [sms_plugin]
     app.state.settings = settings
     return app
+
+
+async def _forget_process(services: Services) -> None:
+    await services.redis.srem(services.keys.procs, services.proc_id)
+    await services.redis.delete(services.keys.proc(services.proc_id))
 
 
 async def _close_sockets(services: Services) -> None:

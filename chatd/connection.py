@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,7 @@ class Connection:
         self._seen: dict[str, SeqTracker] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
         self.close_code: int | None = None
         self.done = asyncio.Event()  # set once cleanup has finished
         self.bucket = TokenBucket(RATE_PER_S, RATE_BURST)
@@ -185,7 +187,7 @@ class Connection:
         if self.close_code is not None:
             return
         self.close_code = code
-        self.spawn(self._close(code, reason), "close")
+        self._close_task = self.spawn(self._close(code, reason), "close")
 
     async def _close(self, code: int, reason: str) -> None:
         # Let frames already queued (an error, an 'ended') go out first, briefly.
@@ -208,6 +210,10 @@ class Connection:
             await asyncio.wait([self._reader])
             if not self._reader.cancelled() and self._reader.exception() is not None:
                 log.error("socket.reader_failed", kind=self.kind, error=type(self._reader.exception()).__name__)
+                # The client gets a close frame (1011) and resumes, not a dropped TCP connection.
+                self.close(1011, "internal error")
+                if self._close_task is not None:
+                    await asyncio.wait([self._close_task], timeout=CLOSE_TIMEOUT_S + 2)
         finally:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -244,7 +250,7 @@ class Connection:
             self.send_error(exc.code, exc.message)
         except RoutingError as exc:
             self.send(error_frame(exc.code, exc.message, **exc.details))
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, sqlite3.OperationalError) as exc:
             # Redis (or the database) is away: nothing was acknowledged, the socket stays, and
             # the client retries with the same client_id, which stores the message once.
             log.warning("socket.backend_unavailable", kind=self.kind, error=type(exc).__name__)

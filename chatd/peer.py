@@ -9,6 +9,7 @@ or a disabled account closes the socket with 4401: at once through a kick event,
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -137,7 +138,7 @@ class PeerConnection(Connection):
         elif isinstance(msg, wire.Accept):
             conv = await self._with_offer_id(msg.offer, engine.accept(msg.offer, user))
             log.info("offer.accepted", conversation=conv, peer=user)
-            await s.store.audit(user, "accept", conv, "", now_ms())
+            await self._audit(user, "accept", conv, "", now_ms())
         elif isinstance(msg, wire.Decline):
             await self._with_offer_id(msg.offer, engine.decline(msg.offer, user))
             log.info("offer.declined", peer=user)
@@ -156,18 +157,18 @@ class PeerConnection(Connection):
             if not await engine.end(msg.conversation, "peer", actor=user, outcome=msg.outcome):
                 raise RoutingError("not_allowed", "the conversation has already ended")
             log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
-            await s.store.audit(user, "end", msg.conversation, msg.outcome, now_ms())
+            await self._audit(user, "end", msg.conversation, msg.outcome, now_ms())
         elif isinstance(msg, wire.Escalate):
             await self._require_assigned(msg.conversation)
             await engine.escalate(msg.conversation, "peer")
             log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
-            await s.store.audit(user, "escalate", msg.conversation, "", now_ms())
+            await self._audit(user, "escalate", msg.conversation, "", now_ms())
         elif isinstance(msg, wire.Transfer):
             await self._transfer(msg)
         elif isinstance(msg, wire.Note):
             await self._require_assigned(msg.conversation)
             await self._note(msg.conversation, msg.text, whisper=False, to_peer=user)
-            await s.store.audit(user, "note", msg.conversation, "", now_ms())
+            await self._audit(user, "note", msg.conversation, "", now_ms())
         elif isinstance(msg, wire.SetLanguage):
             await self._require_assigned(msg.conversation)
             await s.redis.hset(s.keys.conv(msg.conversation), mapping={"lang": msg.lang, "sms_lang": msg.lang})
@@ -180,7 +181,19 @@ class PeerConnection(Connection):
             if info is None or info.state != ConvState.ACTIVE or not info.peer:
                 raise RoutingError("not_available", "that conversation has no assigned peer")
             await self._note(msg.conversation, msg.text, whisper=True, to_peer=info.peer)
-            await s.store.audit(user, "whisper", msg.conversation, "", now_ms())
+            await self._audit(user, "whisper", msg.conversation, "", now_ms())
+
+    async def _audit(self, actor: str, action: str, conv: str | None, detail: str, at_ms: int) -> None:
+        await self._record(action, self.services.store.audit(actor, action, conv, detail, at_ms), conv)
+
+    async def _record(self, what: str, write: Awaitable[None], conv: str | None = None) -> None:
+        """Write the record of an action that has already happened in Redis (the live state). A
+        database locked past its busy timeout costs the record (logged as an error), never the
+        peer's answer: the action is done, and "unavailable" (nothing stored) would be false."""
+        try:
+            await write
+        except (sqlite3.Error, OSError) as exc:
+            log.error("record.write_failed", what=what, conversation=conv, error=type(exc).__name__)
 
     async def _with_offer_id(self, offer: str, step: Awaitable[T]) -> T:
         """Run an offer step; an ``offer_gone`` error names the offer (addition), so a console
@@ -215,9 +228,9 @@ class PeerConnection(Connection):
                                              display=current.display_name, role=current.role)
         log.info("shift.changed", peer=self.user, before=before.value, after=after.value, capacity=msg.capacity)
         if action == ShiftAction.START:
-            await s.store.shift_started(self.user, msg.capacity, now_ms())
+            await self._record("shift_started", s.store.shift_started(self.user, msg.capacity, now_ms()))
         elif action == ShiftAction.END:
-            await s.store.shift_ended(self.user, now_ms())
+            await self._record("shift_ended", s.store.shift_ended(self.user, now_ms()))
 
     async def _transfer(self, msg: wire.Transfer) -> None:
         s = self.services
@@ -229,7 +242,7 @@ class PeerConnection(Connection):
         await s.engine.release(msg.conversation, self.user, msg.to)
         log.info("conversation.transferred", conversation=msg.conversation, peer=self.user,
                  to_queue=msg.to is None)
-        await s.store.audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
+        await self._audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
 
     async def _note(self, conv: str, text: str, *, whisper: bool, to_peer: str) -> None:
         s = self.services
@@ -262,7 +275,7 @@ class PeerConnection(Connection):
         if frame is not None:
             self._mark_history(conv, frame)
             self.send(frame)
-        await s.store.audit(self.user, "monitor", conv, "", now_ms())
+        await self._audit(self.user, "monitor", conv, "", now_ms())
 
 
 async def peer_endpoint(ws: WebSocket) -> None:

@@ -9,13 +9,18 @@ database can stand behind it later.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+BUSY_TIMEOUT_S = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS supporters (
@@ -117,55 +122,86 @@ class ArchivedNote:
 
 
 class Store:
-    """One SQLite connection (aiosqlite runs it on its own thread)."""
+    """One SQLite connection (aiosqlite runs it on its own thread), shared by a process's tasks.
+
+    Every method holds ``_lock`` from its first statement to its last, so the statements of two
+    tasks never interleave on the connection. Interleaving is what made a write fail at once
+    with "database is locked" despite busy_timeout: a write issued while another task's SELECT
+    still held an older WAL snapshot cannot be upgraded, and SQLite refuses it without waiting.
+    Writes start with BEGIN IMMEDIATE, so they wait (busy_timeout) for the write lock up front
+    instead of failing half way.
+    """
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path), timeout=30)
-        await db.execute("PRAGMA busy_timeout = 30000")
+        # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
+        db = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        await db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
         # Deleted texts are overwritten, not left in free pages (forget, DELETE, retention).
         await db.execute("PRAGMA secure_delete = ON")
-        await db.executescript(SCHEMA)
-        await db.commit()
-        return cls(db)
+        store = cls(db)
+        async with store._write():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    await db.execute(statement)
+        return store
 
     async def close(self) -> None:
-        await self.db.close()
+        async with self._lock:
+            await self.db.close()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, alone on the connection: committed, or rolled back on error."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self.db.execute("ROLLBACK"))
+                raise
+            await self.db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self._lock, self.db.execute(sql, params) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock, self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
 
     async def ping(self) -> None:
-        async with self.db.execute("SELECT 1") as cur:
-            await cur.fetchone()
+        await self._one("SELECT 1")
 
     # --- supporters -------------------------------------------------------------------------
     async def add_supporter(self, username: str, display_name: str, role: str, trained: bool,
                             password_hash: str, now_ms: int) -> None:
-        await self.db.execute(
-            "INSERT INTO supporters (username, display_name, role, trained, disabled, password_hash,"
-            " created_ms) VALUES (?, ?, ?, ?, 0, ?, ?)",
-            (username, display_name, role, int(trained), password_hash, now_ms))
-        await self.db.commit()
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO supporters (username, display_name, role, trained, disabled, password_hash,"
+                " created_ms) VALUES (?, ?, ?, ?, 0, ?, ?)",
+                (username, display_name, role, int(trained), password_hash, now_ms))
 
     async def get_supporter(self, username: str) -> Supporter | None:
-        async with self.db.execute(
-                "SELECT username, display_name, role, trained, disabled, password_hash FROM supporters"
-                " WHERE username = ?", (username,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT username, display_name, role, trained, disabled, password_hash"
+                              " FROM supporters WHERE username = ?", (username,))
         if row is None:
             return None
         return Supporter(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
 
     async def list_supporters(self) -> list[Supporter]:
-        async with self.db.execute(
-                "SELECT username, display_name, role, trained, disabled, password_hash FROM supporters"
-                " ORDER BY username") as cur:
-            rows = await cur.fetchall()
+        rows = await self._all("SELECT username, display_name, role, trained, disabled, password_hash"
+                               " FROM supporters ORDER BY username")
         return [Supporter(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows]
 
     async def update_supporter(self, username: str, *, trained: bool | None = None,
@@ -179,33 +215,33 @@ class Store:
                 params.append(int(value) if isinstance(value, bool) else value)
         if not sets:
             return await self.get_supporter(username) is not None
-        cur = await self.db.execute(f"UPDATE supporters SET {', '.join(sets)} WHERE username = ?",  # noqa: S608
-                                    (*params, username))
-        await self.db.commit()
-        return cur.rowcount > 0
+        async with self._write() as db:
+            cur = await db.execute(f"UPDATE supporters SET {', '.join(sets)} WHERE username = ?",  # noqa: S608
+                                   (*params, username))
+            return cur.rowcount > 0
 
     # --- shifts and audit -------------------------------------------------------------------
     async def shift_started(self, username: str, capacity: int, now_ms: int) -> None:
-        async with self.db.execute("SELECT id FROM shifts WHERE username = ? AND ended_ms IS NULL",
-                                   (username,)) as cur:
-            open_row = await cur.fetchone()
-        if open_row is None:
-            await self.db.execute("INSERT INTO shifts (username, started_ms, capacity) VALUES (?, ?, ?)",
-                                  (username, now_ms, capacity))
-        else:
-            await self.db.execute("UPDATE shifts SET capacity = ? WHERE id = ?", (capacity, open_row[0]))
-        await self.db.commit()
+        async with self._write() as db:
+            async with db.execute("SELECT id FROM shifts WHERE username = ? AND ended_ms IS NULL",
+                                  (username,)) as cur:
+                open_row = await cur.fetchone()
+            if open_row is None:
+                await db.execute("INSERT INTO shifts (username, started_ms, capacity) VALUES (?, ?, ?)",
+                                 (username, now_ms, capacity))
+            else:
+                await db.execute("UPDATE shifts SET capacity = ? WHERE id = ?", (capacity, open_row[0]))
 
     async def shift_ended(self, username: str, now_ms: int) -> None:
-        await self.db.execute("UPDATE shifts SET ended_ms = ? WHERE username = ? AND ended_ms IS NULL",
-                              (now_ms, username))
-        await self.db.commit()
+        async with self._write() as db:
+            await db.execute("UPDATE shifts SET ended_ms = ? WHERE username = ? AND ended_ms IS NULL",
+                             (now_ms, username))
 
     async def audit(self, actor: str, action: str, conversation: str | None, detail: str, now_ms: int) -> None:
-        await self.db.execute(
-            "INSERT INTO audit (at_ms, actor, action, conversation, detail) VALUES (?, ?, ?, ?, ?)",
-            (now_ms, actor, action, conversation, detail))
-        await self.db.commit()
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO audit (at_ms, actor, action, conversation, detail) VALUES (?, ?, ?, ?, ?)",
+                (now_ms, actor, action, conversation, detail))
 
     async def audit_log(self, conversation: str | None = None) -> list[tuple[str, str, str | None, str]]:
         sql = "SELECT actor, action, conversation, detail FROM audit"
@@ -213,8 +249,7 @@ class Store:
         if conversation is not None:
             sql += " WHERE conversation = ?"
             params = (conversation,)
-        async with self.db.execute(sql + " ORDER BY id", params) as cur:
-            return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+        return [(r[0], r[1], r[2], r[3]) for r in await self._all(sql + " ORDER BY id", params)]
 
     # --- conversations ----------------------------------------------------------------------
     async def archive_conversation(self, row: dict[str, Any], messages: Sequence[ArchivedMessage],
@@ -225,21 +260,21 @@ class Store:
                    "forgotten")
         values = [row.get(c, 0 if c == "forgotten" else None) for c in columns]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
-        await self.db.execute(
-            f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
-            f" ON CONFLICT(id) DO UPDATE SET {updates},"
-            " survey = COALESCE(excluded.survey, conversations.survey),"
-            " forgotten = MAX(excluded.forgotten, conversations.forgotten)", values)
-        await self.db.executemany(
-            "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
-            [(row["id"], m.seq, m.sender, m.text, m.at) for m in messages])
-        await self.db.executemany(
-            "INSERT OR IGNORE INTO notes (conversation, n, author, text, at, whisper) VALUES (?, ?, ?, ?, ?, ?)",
-            [(row["id"], i, n.author, n.text, n.at, int(n.whisper)) for i, n in enumerate(notes)])
-        await self.db.commit()
+        async with self._write() as db:
+            await db.execute(
+                f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+                f" ON CONFLICT(id) DO UPDATE SET {updates},"
+                " survey = COALESCE(excluded.survey, conversations.survey),"
+                " forgotten = MAX(excluded.forgotten, conversations.forgotten)", values)
+            await db.executemany(
+                "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
+                [(row["id"], m.seq, m.sender, m.text, m.at) for m in messages])
+            await db.executemany(
+                "INSERT OR IGNORE INTO notes (conversation, n, author, text, at, whisper) VALUES (?, ?, ?, ?, ?, ?)",
+                [(row["id"], i, n.author, n.text, n.at, int(n.whisper)) for i, n in enumerate(notes)])
 
     async def conversation(self, conv: str) -> dict[str, Any] | None:
-        async with self.db.execute("SELECT * FROM conversations WHERE id = ?", (conv,)) as cur:
+        async with self._lock, self.db.execute("SELECT * FROM conversations WHERE id = ?", (conv,)) as cur:
             row = await cur.fetchone()
             if row is None:
                 return None
@@ -249,64 +284,66 @@ class Store:
         return result
 
     async def messages(self, conv: str) -> list[ArchivedMessage]:
-        async with self.db.execute("SELECT seq, sender, text, at FROM messages WHERE conversation = ?"
-                                   " ORDER BY seq", (conv,)) as cur:
-            return [ArchivedMessage(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+        rows = await self._all("SELECT seq, sender, text, at FROM messages WHERE conversation = ? ORDER BY seq",
+                               (conv,))
+        return [ArchivedMessage(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def notes(self, conv: str) -> list[ArchivedNote]:
-        async with self.db.execute("SELECT author, text, at, whisper FROM notes WHERE conversation = ?"
-                                   " ORDER BY n", (conv,)) as cur:
-            return [ArchivedNote(r[0], r[1], r[2], bool(r[3])) for r in await cur.fetchall()]
+        rows = await self._all("SELECT author, text, at, whisper FROM notes WHERE conversation = ? ORDER BY n",
+                               (conv,))
+        return [ArchivedNote(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
     async def set_survey(self, conv: str, rating: int) -> None:
         """Record a rating, whether or not the conversation is archived yet."""
-        await self.db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
-                              " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conv, rating))
-        await self.db.commit()
+        async with self._write() as db:
+            await db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
+                             " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conv, rating))
 
     async def forget(self, conv: str) -> None:
         """Delete every archived text of a conversation and remember that it was forgotten."""
-        await self.db.execute("DELETE FROM messages WHERE conversation = ?", (conv,))
-        await self.db.execute("DELETE FROM notes WHERE conversation = ?", (conv,))
-        await self.db.execute("INSERT INTO conversations (id, forgotten) VALUES (?, 1)"
-                              " ON CONFLICT(id) DO UPDATE SET forgotten = 1", (conv,))
-        await self.db.commit()
+        await self._forget([conv])
+
+    async def _forget(self, convs: Sequence[str]) -> None:
+        async with self._write() as db:
+            for conv in convs:
+                await db.execute("DELETE FROM messages WHERE conversation = ?", (conv,))
+                await db.execute("DELETE FROM notes WHERE conversation = ?", (conv,))
+                await db.execute("INSERT INTO conversations (id, forgotten) VALUES (?, 1)"
+                                 " ON CONFLICT(id) DO UPDATE SET forgotten = 1", (conv,))
         await self._scrub_wal()
 
     async def _scrub_wal(self) -> None:
         """Fold the WAL into the database and empty it: the WAL still holds copies of pages
         with the deleted texts until a checkpoint (best effort while another process reads)."""
-        async with self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-            await cur.fetchall()
+        await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def forget_number(self, number_hash: str) -> list[str]:
         """Delete the texts of every conversation of a number; returns their ids."""
-        async with self.db.execute("SELECT id FROM conversations WHERE number_hash = ?", (number_hash,)) as cur:
-            ids = [r[0] for r in await cur.fetchall()]
-        for conv in ids:
-            await self.forget(conv)
+        ids = [r[0] for r in await self._all("SELECT id FROM conversations WHERE number_hash = ?", (number_hash,))]
+        if ids:
+            await self._forget(ids)
         return ids
 
     async def purge(self, ended_before_ms: int) -> int:
         """Delete the texts of conversations that ended before the cutoff; returns messages deleted."""
         old = "SELECT id FROM conversations WHERE ended_ms IS NOT NULL AND ended_ms < ?"
-        cur = await self.db.execute(f"DELETE FROM messages WHERE conversation IN ({old})",  # noqa: S608
-                                    (ended_before_ms,))
-        await self.db.execute(f"DELETE FROM notes WHERE conversation IN ({old})", (ended_before_ms,))  # noqa: S608
-        await self.db.commit()
-        if cur.rowcount:
+        async with self._write() as db:
+            cur = await db.execute(f"DELETE FROM messages WHERE conversation IN ({old})",  # noqa: S608
+                                   (ended_before_ms,))
+            await db.execute(f"DELETE FROM notes WHERE conversation IN ({old})", (ended_before_ms,))  # noqa: S608
+            deleted = cur.rowcount
+        if deleted:
             await self._scrub_wal()
-        return cur.rowcount
+        return deleted
 
     # --- SMS opt-outs -----------------------------------------------------------------------
     async def set_opt_out(self, number_hash: str, opted_out: bool, now_ms: int) -> None:
-        if opted_out:
-            await self.db.execute("INSERT OR REPLACE INTO sms_optouts (number_hash, at_ms) VALUES (?, ?)",
-                                  (number_hash, now_ms))
-        else:
-            await self.db.execute("DELETE FROM sms_optouts WHERE number_hash = ?", (number_hash,))
-        await self.db.commit()
+        async with self._write() as db:
+            if opted_out:
+                await db.execute("INSERT OR REPLACE INTO sms_optouts (number_hash, at_ms) VALUES (?, ?)",
+                                 (number_hash, now_ms))
+            else:
+                await db.execute("DELETE FROM sms_optouts WHERE number_hash = ?", (number_hash,))
 
     async def is_opted_out(self, number_hash: str) -> bool:
-        async with self.db.execute("SELECT 1 FROM sms_optouts WHERE number_hash = ?", (number_hash,)) as cur:
-            return await cur.fetchone() is not None
+        return await self._one("SELECT 1 FROM sms_optouts WHERE number_hash = ?", (number_hash,)) is not None

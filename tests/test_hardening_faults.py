@@ -251,6 +251,45 @@ async def test_archive_and_survey_wait_out_a_locked_database(harness: Harness) -
     await s2.next("ack")
 
 
+async def test_database_locked_past_its_timeout_costs_no_socket(harness: Harness,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds SQLite's write lock longer than the busy timeout (shortened here):
+    actions live in Redis and still happen (an accept assigns, a break starts; their records
+    are lost and logged); a survey, which only the database keeps, gets "unavailable" and is
+    stored when retried after the lock goes; no socket closes."""
+    monkeypatch.setattr("chatd.store.BUSY_TIMEOUT_S", 0.3)
+    srv = await harness.start()
+    await harness.add_peer("locked")
+    console = await harness.peer("locked", capacity=1)
+    seeker, welcome = await harness.seeker()
+    await seeker.send(type="message", client_id="a", text="hello while the database is locked")
+    offer = await console.next("offer", timeout=10)
+    blocker = sqlite3.connect(srv.settings.database, isolation_level=None, timeout=0)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        await console.send(type="accept", offer=offer["offer"])
+        assert (await console.next("assigned"))["conversation"] == welcome["conversation"]
+        await seeker.next("status", state="active")
+        await console.send(type="shift", action="break")
+        await console.next("shift", timeout=5, state="break")
+        await console.send(type="end", conversation=welcome["conversation"], outcome="supported")
+        await seeker.next("ended")
+        await seeker.send(type="survey", rating=5)
+        assert (await seeker.next("error", timeout=5))["code"] == "unavailable"
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    await seeker.send(type="survey", rating=5)
+    await seeker.none("error", within=0.5)
+    assert (await srv.services.store.conversation(welcome["conversation"]) or {}).get("survey") == 5
+    console.buffer.clear()
+    await console.send(type="shift", action="start", capacity=1)
+    await console.next("shift", state="on")
+    assert console.conn.state is websockets.protocol.State.OPEN
+    assert seeker.conn.state is websockets.protocol.State.OPEN
+    assert not [f for f in console.seen if f["type"] == "error"]
+
+
 # --- a slow consumer --------------------------------------------------------------------------
 async def _stalled_console(harness: Harness, srv: Running, username: str) -> tuple[WS, str, str]:
     """A console on shift with one conversation, whose client then stops reading: a small receive

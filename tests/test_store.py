@@ -106,3 +106,29 @@ def test_cli_supporters_and_purge(tmp_path: Path) -> None:
     web = run("web")
     assert web.returncode == 2 and "CHATD_REDIS_URL" in web.stderr
     assert b"correct-horse" not in (tmp_path / "chatd.sqlite3").read_bytes()  # only the argon2id hash
+
+
+async def test_concurrent_reads_and_writes_across_processes_never_fail_locked(tmp_path: Path) -> None:
+    """Two connections on one file (as two processes have), each shared by many tasks: reads
+    interleaved with writes on one connection while the other writes must all succeed.
+    (Interleaved statements once made writes fail at once with "database is locked", and the
+    peer socket that asked died with them.)"""
+    path = tmp_path / "db.sqlite3"
+    stores = [await Store.open(path), await Store.open(path)]
+    try:
+        await stores[0].add_supporter("p", "P", "peer", True, "hash", 0)
+
+        async def busy(store: Store, n: int) -> None:
+            for i in range(40):
+                await store.audit(f"a{n}", "accept", f"c{n}-{i}", "", i)
+                assert await store.get_supporter("p") is not None
+                await store.archive_conversation({"id": f"c{n}-{i}", "ended_ms": i},
+                                                 [ArchivedMessage(1, "seeker", "t", "t")])
+                await store.shift_started(f"a{n}", 2, i)
+
+        await asyncio.gather(*(busy(stores[n % 2], n) for n in range(16)))
+        assert len(await stores[1].audit_log()) == 16 * 40
+        assert len(await stores[0].messages("c3-39")) == 1
+    finally:
+        for store in stores:
+            await store.close()
