@@ -3,6 +3,9 @@
 - **B1** ``b1 PORT``: a bare ``websockets`` server holding connections (no compression,
   64 KiB frames, a 2048 backlog like uvicorn's); it answers each text frame with a short one,
   so a client's ``hello`` gets a ``welcome`` as from chatd.
+
+Every baseline runs on the event loop chatd runs on (uvloop when it is installed; uvicorn's
+"auto" picks it for chatd, B1u and B3), so a ratio never credits chatd with a faster loop.
 - **B1u** ``b1u PORT`` (for reading figures 1 and 6, no target): the same job as a raw ASGI
   app under uvicorn with chatd's settings, to tell uvicorn's own cost from chatd's.
 - **B2** ``b2 PORT REDIS_URL``: a bare relay, one of two processes: ``/s/ID`` sockets publish
@@ -130,14 +133,24 @@ def b3(port: int) -> None:
     _uvicorn_run(Starlette(routes=[Route("/sms/inbound", inbound, methods=["POST"])]), port)
 
 
+def _run(main: Any) -> None:
+    """Run on the event loop chatd runs on: uvloop when installed (as uvicorn's "auto")."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main(argv: list[str]) -> int:
     kind, port = argv[0], int(argv[1])
     if kind == "b1":
-        asyncio.run(b1(port))
+        _run(b1(port))
     elif kind == "b1u":
         b1u(port)
     elif kind == "b2":
-        asyncio.run(b2(port, argv[2]))
+        _run(b2(port, argv[2]))
     elif kind == "b3":
         b3(port)
     else:

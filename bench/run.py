@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -416,7 +417,9 @@ def machine() -> dict[str, Any]:
     mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal"))
     return {"nproc": os.cpu_count(), "cpu_model": cpu, "mem_total_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "python": platform.python_version()}
+            "kernel": platform.release(), "python": platform.python_version(),
+            "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11"}
 
 
 def git_commit() -> dict[str, Any]:

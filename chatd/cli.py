@@ -8,8 +8,9 @@ import contextlib
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from redis.asyncio import Redis
@@ -61,6 +62,15 @@ def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) 
     log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
     server.run()
     return 0 if server.started else 1
+
+
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run a long-lived process on the loop uvicorn picks for ``web`` ("auto"): uvloop when installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _worker_main(settings: Settings, redis_url: str) -> int:
@@ -200,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "web":
             return _run_server(settings, _require_redis(settings, "web"), web=True, worker=False)
         if args.command == "worker":
-            return asyncio.run(_worker_main(settings, _require_redis(settings, "worker")))
+            return _run_loop(_worker_main(settings, _require_redis(settings, "worker")))
         if args.command == "supporters":
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "purge":
