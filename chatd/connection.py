@@ -1,4 +1,5 @@
-"""One client socket: a bounded outbound queue with one writer task, a rate limit, and cleanup.
+"""One client socket: a bounded outbound queue drained by a writer task while frames are pending,
+a rate limit, and cleanup.
 
 Overflow policy: a socket whose outbound queue is full (the client stopped reading) is closed
 with 1013 rather than slowing anyone else; the client resumes and replays what it missed.
@@ -12,6 +13,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +90,18 @@ class Connection:
         self.ws = ws
         self.services = services
         self.id = new_id()[:16]
-        self._out: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_MAX)
+        # Outbound frames wait here (created on first use) for a writer task that runs only
+        # while frames are pending: an idle socket holds neither a queue nor a task.
+        self._out: deque[str] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
         self._seen: dict[str, SeqTracker] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reader: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task reading frames, while it does
+        self._reader_stopped = False  # our own close cancelled the reader
         self._close_task: asyncio.Task[None] | None = None
         self.close_code: int | None = None
-        self.done = asyncio.Event()  # set once cleanup has finished
+        self._finished = False
+        self._done: asyncio.Event | None = None  # created only if someone waits for the end
         self.bucket = TokenBucket(RATE_PER_S, RATE_BURST)
         self._refused = 0
 
@@ -103,11 +110,16 @@ class Connection:
         """Queue a frame; a full queue closes the socket (overflow policy above)."""
         if self.close_code is not None:
             return
-        try:
-            self._out.put_nowait(text)
-        except asyncio.QueueFull:
+        out = self._out
+        if out is None:
+            out = self._out = deque()
+        elif len(out) >= SEND_QUEUE_MAX:
             log.warning("socket.overflow", kind=self.kind)
             self.close(1013, "too slow: reconnect to resume")
+            return
+        out.append(text)
+        if self._writer_task is None:
+            self._writer_task = self.spawn(self._writer(out), "writer")
 
     def send_error(self, code: str, message: str) -> None:
         self.send(error_frame(code, message))
@@ -158,13 +170,21 @@ class Connection:
     async def catch_up(self) -> None:
         """Send what may have been missed (subclasses)."""
 
-    async def _writer(self) -> None:
-        while True:
-            text = await self._out.get()
-            try:
-                await self.ws.send_text(text)
-            finally:
-                self._out.task_done()
+    async def _writer(self, out: deque[str]) -> None:
+        """Write pending frames in order, then end; ``send`` starts a new one when needed."""
+        try:
+            while out:
+                await self.ws.send_text(out.popleft())
+        finally:
+            self._writer_task = None
+
+    async def wait_done(self) -> None:
+        """Until cleanup has finished."""
+        if self._finished:
+            return
+        if self._done is None:
+            self._done = asyncio.Event()
+        await self._done.wait()
 
     # --- lifecycle --------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -191,32 +211,36 @@ class Connection:
 
     async def _close(self, code: int, reason: str) -> None:
         # Let frames already queued (an error, an 'ended') go out first, briefly.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
-                await self._out.join()
+        if self._writer_task is not None:
+            await asyncio.wait([self._writer_task], timeout=1.0)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 if self.ws.application_state == WebSocketState.CONNECTED:
                     await self.ws.close(code, reason)
         # A client that never answers the close does not hold the reader forever.
-        if self._reader is not None and not self._reader.done():
+        if self._reader is not None:
+            self._reader_stopped = True
             self._reader.cancel()
 
     async def run(self) -> None:
-        """Serve the socket until it closes, then clean up (always)."""
-        self.spawn(self._writer(), "writer")
-        self._reader = asyncio.create_task(self._read_loop(), name=f"{self.kind}-reader")
+        """Serve the socket until it closes, then clean up (always). Frames are read in the
+        calling task itself: no second task per socket."""
+        reader = self._reader = asyncio.current_task()
         try:
-            await asyncio.wait([self._reader])
-            if not self._reader.cancelled() and self._reader.exception() is not None:
-                log.error("socket.reader_failed", kind=self.kind, error=type(self._reader.exception()).__name__)
-                # The client gets a close frame (1011) and resumes, not a dropped TCP connection.
-                self.close(1011, "internal error")
-                if self._close_task is not None:
-                    await asyncio.wait([self._close_task], timeout=CLOSE_TIMEOUT_S + 2)
+            await self._read_loop()
+        except asyncio.CancelledError:
+            if not self._reader_stopped or reader is None:
+                raise  # cancelled from outside (the server stops): clean up, then propagate
+            reader.uncancel()  # our close gave up on a client that never answered it
+        except Exception as exc:
+            log.error("socket.reader_failed", kind=self.kind, error=type(exc).__name__)
+            # The client gets a close frame (1011) and resumes, not a dropped TCP connection.
+            self._reader = None
+            self.close(1011, "internal error")
+            if self._close_task is not None:
+                await asyncio.wait([self._close_task], timeout=CLOSE_TIMEOUT_S + 2)
         finally:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None  # from here on, a close must not cancel this task
             await self._cleanup()
 
     async def _read_loop(self) -> None:
@@ -277,7 +301,9 @@ class Connection:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.done.set()
+        self._finished = True
+        if self._done is not None:
+            self._done.set()
 
     # --- hooks ------------------------------------------------------------------------------
     async def opened(self) -> None:

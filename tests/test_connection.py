@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
-from chatd.connection import Connection, SeqTracker
+from chatd.connection import SEND_QUEUE_MAX, Connection, SeqTracker
 
 
 def test_seq_tracker_keeps_exact_set() -> None:
@@ -15,13 +16,51 @@ def test_seq_tracker_keeps_exact_set() -> None:
     assert tracker.contiguous == 3 and tracker.above == {5, 6}
 
 
-def test_a_lower_seq_arriving_after_an_ack_is_still_delivered() -> None:
+class _Written:
+    """Stands in for the Starlette socket: what the connection's writer wrote, in order."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        self.texts.append(text)
+
+
+async def test_a_lower_seq_arriving_after_an_ack_is_still_delivered() -> None:
     """Own message acked as seq 6 before the peer's seq 5 comes through pub/sub: 5 is delivered."""
-    conn = Connection(cast(Any, None), cast(Any, None))
+    written = _Written()
+    conn = Connection(cast(Any, written), cast(Any, None))
     conn.mark_seen("c", 1)
     conn.mark_seen("c", 6)  # the ack of our own message
     conn.deliver("chan", '5\tc\t{"type":"message","seq":5}')
     conn.deliver("chan", '5\tc\t{"type":"message","seq":5}')  # a replayed duplicate
     conn.deliver("chan", '0\tc\t{"type":"typing"}')  # not a message: never deduplicated
-    queued = [conn._out.get_nowait() for _ in range(conn._out.qsize())]
-    assert queued == ['{"type":"message","seq":5}', '{"type":"typing"}']
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert written.texts == ['{"type":"message","seq":5}', '{"type":"typing"}']
+    assert conn._writer_task is None  # nothing pending: no writer task held
+
+
+async def test_frames_go_out_in_order_and_an_overflow_closes_the_socket() -> None:
+    written = _Written()
+    conn = Connection(cast(Any, written), cast(Any, None))
+    for i in range(3):
+        conn.send(str(i))
+    await asyncio.sleep(0)
+    conn.send("3")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert written.texts == ["0", "1", "2", "3"]
+    # A client that stops reading: the writer blocks, the queue fills, the socket is closed (1013).
+    stuck = asyncio.Event()
+
+    async def blocked(text: str) -> None:
+        await stuck.wait()
+
+    written.send_text = blocked  # type: ignore[method-assign]
+    for i in range(SEND_QUEUE_MAX + 2):
+        conn.send(f"f{i}")
+    assert conn.close_code == 1013
+    for task in list(conn._tasks):
+        task.cancel()
+    await asyncio.gather(*conn._tasks, return_exceptions=True)
