@@ -30,6 +30,7 @@ K.ch_sup = P .. ':ev:sup'
 K.ch_queue = P .. ':ev:queue'
 
 local BAND_SCALE = 10000000000000
+local MATCH_SCAN_LIMIT = 500  -- queue entries one matching pass looks at (routing/engine.py)
 local function score(band, queued_ms) return band * BAND_SCALE + queued_ms end
 
 local function envelope(seq, conv, frame) return tostring(seq) .. '\t' .. conv .. '\t' .. frame end
@@ -161,4 +162,49 @@ local function assigned_frame(conv)
   local notes = redis.call('LRANGE', K.notes(conv), 0, -1)
   return string.sub(head, 1, -2) .. ',"escalated":' .. str_array(split(c[5])) ..
          ',"notes":[' .. table.concat(notes, ',') .. '],"history":[' .. table.concat(hist, ',') .. ']}'
+end
+
+-- One matching pass (routing/policy.py states the rules; tests/test_policy.py checks this
+-- function makes the same decisions as plan_offers on random cases). Waiting conversations in
+-- queue order (score, then id); each goes to the on-shift peer with room with the lowest load
+-- (active + offers), then idle longest, then name; a peer who declined it or let it expire only
+-- when no other peer with room can take it. Offers use ids[first..#ids] in turn.
+-- Returns: offers made, and 1 when it stopped for want of ids (more may be possible).
+local function match_pass(now_ms, timeout_ms, limit, ids, first)
+  local pool = {}
+  for _, user in ipairs(redis.call('SMEMBERS', K.on_shift)) do
+    local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'offers', 'idle_since',
+                         'debrief_until')
+    local p = {user = user, capacity = num(h[2]), load = num(h[3]) + num(h[4]), idle = num(h[5])}
+    if h[1] == 'on' and num(h[6]) <= now_ms and p.load < p.capacity then pool[#pool + 1] = p end
+  end
+  local made, next_id = 0, first
+  if #pool == 0 then return made, 0 end
+  for _, conv in ipairs(redis.call('ZRANGE', K.queue, 0, limit - 1)) do
+    if redis.call('HGET', K.conv(conv), 'state') == 'waiting' then
+      if next_id > #ids then return made, 1 end
+      local declined = {}
+      for _, d in ipairs(redis.call('SMEMBERS', K.declined(conv))) do declined[d] = true end
+      local best, best_i, best_fresh = nil, 0, false
+      for i, p in ipairs(pool) do
+        local fresh = not declined[p.user]
+        local better = best == nil or (fresh and not best_fresh)
+        if not better and fresh == best_fresh then
+          if p.load ~= best.load then better = p.load < best.load
+          elseif p.idle ~= best.idle then better = p.idle < best.idle
+          else better = p.user < best.user end
+        end
+        if better then best, best_i, best_fresh = p, i, fresh end
+      end
+      make_offer(conv, best.user, ids[next_id], now_ms, now_ms + timeout_ms, '')
+      next_id = next_id + 1
+      made = made + 1
+      best.load = best.load + 1
+      if best.load >= best.capacity then
+        table.remove(pool, best_i)
+        if #pool == 0 then return made, 0 end
+      end
+    end
+  end
+  return made, 0
 end

@@ -3,7 +3,7 @@
 -- ARGV: 1 prefix, 2 conv, 3 sender (seeker|peer|system), 4 client_id ('' for none), 5 text,
 --       6 at (ISO 8601), 7 now_ms, 8 acting peer ('' unless sender is peer), 9 wait_escalate_ms,
 --       10 risk ('1' when the text matched the risk list), 11 SMS idle ms (restarts an SMS
---       conversation's idle timer)
+--       conversation's idle timer), 12 an offer id ('' for none), 13 offer timeout ms
 -- Returns: {'ok', seq} | {'dup', seq} | {'queued', seq, peers_on_shift} | {'err', code}
 local conv, sender, cid, text, at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now_ms, actor, wait_ms = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
@@ -33,6 +33,9 @@ if state == 'new' and sender == 'seeker' then
   redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
   to_seeker(conv, 0, waiting_status(conv))
   queue_changed()
+  -- Pair at once when a peer has room: one offer here, by the matcher's own rules (the queue
+  -- head first); the worker, woken, makes any further offers and keeps the timers.
+  if ARGV[12] ~= '' then match_pass(now_ms, tonumber(ARGV[13]), MATCH_SCAN_LIMIT, {ARGV[12]}, 1) end
   wake()
   return {'queued', seq, redis.call('SCARD', K.on_shift)}
 end

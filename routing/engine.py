@@ -20,12 +20,12 @@ from config.settings import Settings
 from routing import texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.keys import Keys
-from routing.policy import PeerLoad, Waiting, plan_offers
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
 
 MISSED_OFFERS_BEFORE_BREAK = 2
-MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at
+MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at (as in _lib.lua)
+MATCH_IDS_PER_PASS = 64  # offers one match.lua call may make
 SMS_ARCHIVE_DELAY_MS = 60_000  # the SMS bridge texts the closing message before the number goes
 
 _ERROR_MESSAGES = {
@@ -145,7 +145,8 @@ class Engine:
         """Store a message; acknowledged only once this returns (it is in Redis)."""
         reply = await self.scripts.call(
             "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
-            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0", int(self.settings.sms_idle_s * 1000))
+            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0", int(self.settings.sms_idle_s * 1000),
+            new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000))
         kind = _s(reply[0])
         if kind == "err":
             raise _err(reply)
@@ -296,30 +297,13 @@ class Engine:
         return [None if r is None else int(r) + 1 for r in replies[:-1]], int(replies[-1])
 
     async def match(self) -> int:
-        """One matching pass: plan offers with the policy, make each atomically. Returns offers made."""
-        k = self.keys
-        queued: list[Any] = await self.redis.zrange(k.queue, 0, MATCH_SCAN_LIMIT - 1, withscores=True)
-        peers_on = [_s(p) for p in await self.redis.smembers(k.on_shift)]
-        if not queued or not peers_on:
-            return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for conv, _ in queued:
-                pipe.hget(k.conv(_s(conv)), "state")
-                pipe.smembers(k.declined(_s(conv)))
-            for peer in peers_on:
-                pipe.hmget(k.peer(peer), ["capacity", "active", "offers", "idle_since", "debrief_until"])
-            replies = await pipe.execute()
-        waiting = []
-        for i, entry in enumerate(queued):
-            conv, score = _s(entry[0]), float(entry[1])
-            if _s(replies[2 * i] or b"") == ConvState.WAITING.value:
-                waiting.append(Waiting(conv, score, frozenset(_s(d) for d in replies[2 * i + 1])))
-        base = 2 * len(queued)
-        peers = [PeerLoad(peer, *(int(v or 0) for v in replies[base + j])) for j, peer in enumerate(peers_on)]
-        now = now_ms()
+        """Matching passes (match.lua: planned and made atomically) until no offer is left to
+        make. Returns offers made."""
         made = 0
-        for conv, peer in plan_offers(waiting, peers, now):
-            reply = await self.scripts.call("offer", conv, peer, new_id(), now,
-                                            now + int(self.settings.offer_timeout_s * 1000))
-            made += _s(reply[0]) == "ok"
-        return made
+        while True:
+            ids = [new_id() for _ in range(MATCH_IDS_PER_PASS)]
+            reply = await self.scripts.call("match", now_ms(), int(self.settings.offer_timeout_s * 1000),
+                                            MATCH_SCAN_LIMIT, *ids)
+            made += int(reply[0])
+            if not int(reply[1]):
+                return made

@@ -1,4 +1,8 @@
-"""Who is offered what: the routing policy as plain functions, driven by tests without Redis.
+"""Who is offered what: the routing policy stated as plain functions, driven by tests without Redis.
+
+``match_pass`` in routing/_lib.lua applies it inside Redis, atomically (match.lua, and append.lua
+when a conversation is queued); tests/test_policy.py checks on random cases that the two make
+the same decisions, so a change of policy is made in both.
 
 Waiting conversations go by queue score (risk first, then requeued-to-head, then arrival).
 Each is offered to the on-shift peer with room who has the fewest active conversations and

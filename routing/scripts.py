@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 SCRIPT_NAMES = ("append", "offer", "accept", "release_offer", "end", "release", "escalate",
-                "shift", "presence", "forget", "debrief_end", "assigned")
+                "shift", "presence", "forget", "debrief_end", "assigned", "match")
 
 
 def script_source(name: str) -> str:

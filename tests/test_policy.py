@@ -1,10 +1,19 @@
-"""The routing policy, driven without Redis."""
+"""The routing policy: plan_offers states it without Redis; match.lua, which applies it,
+is checked against it on random cases in a real Redis."""
 
 from __future__ import annotations
 
-from routing.keys import BAND_HEAD, BAND_NORMAL, BAND_RISK, queue_score
+import random
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from routing.keys import BAND_HEAD, BAND_NORMAL, BAND_RISK, Keys, queue_score
 from routing.policy import PeerLoad, Waiting, plan_offers
+from routing.scripts import Scripts
 from routing.states import ShiftAction, ShiftState, next_shift_state
+from tests.conftest import RedisServer
 
 
 def test_oldest_waiting_goes_to_least_loaded_peer() -> None:
@@ -56,3 +65,75 @@ def test_shift_state_machine() -> None:
     assert next_shift_state(ShiftState.BREAK, ShiftAction.END) == ShiftState.OFF
     assert next_shift_state(ShiftState.OFF, ShiftAction.BREAK) is None
     assert next_shift_state(ShiftState.OFF, ShiftAction.END) is None
+
+
+# --- match.lua makes exactly the decisions plan_offers states -------------------------------
+@pytest.mark.parametrize("seed", range(40))
+async def test_match_lua_makes_the_offers_plan_offers_states(redis_server: RedisServer, seed: int) -> None:
+    """Random queues and peers (loads, idle times, debriefs, declines, a peer not 'on', an
+    offered conversation) written into a real Redis: one match.lua pass offers exactly the
+    pairs of plan_offers, in its order."""
+    rng = random.Random(seed)
+    prefix = f"policy-{seed}-{uuid.uuid4().hex[:6]}"
+    k = Keys(prefix)
+    now = 1_000_000
+    peers = [PeerLoad(f"p{i:02d}", capacity=rng.randint(1, 5), active=rng.randint(0, 2), offers=rng.randint(0, 1),
+                      idle_since_ms=rng.choice([0, 10, 10, 500, 900]),
+                      debrief_until_ms=rng.choice([0, 0, 0, now - 1, now + 5000]))
+             for i in range(rng.randint(1, 8))]
+    names = [p.username for p in peers]
+    waiting = [Waiting(f"c{i:03d}", queue_score(rng.choice([BAND_RISK, BAND_HEAD, BAND_NORMAL]),
+                                                rng.choice([100, 100, 200, 300 + i])),
+                       frozenset(rng.sample(names, rng.randint(0, min(2, len(names))))))
+               for i in range(rng.randint(1, 25))]
+    redis = Redis.from_url(redis_server.url)
+    try:
+        for p in peers:
+            await redis.hset(k.peer(p.username), mapping={
+                "state": "on", "capacity": p.capacity, "active": p.active, "offers": p.offers,
+                "idle_since": p.idle_since_ms, "debrief_until": p.debrief_until_ms})
+            await redis.sadd(k.on_shift, p.username)
+        await redis.hset(k.peer("onbreak"), mapping={"state": "break", "capacity": 5})
+        await redis.sadd(k.on_shift, "onbreak")  # listed but not 'on': never chosen
+        for w in waiting:
+            await redis.hset(k.conv(w.conv), mapping={"state": "waiting", "channel": "web", "queued": 1})
+            await redis.zadd(k.queue, {w.conv: w.score})
+            if w.declined:
+                await redis.sadd(k.declined(w.conv), *w.declined)
+        await redis.hset(k.conv("c000offered"), mapping={"state": "offered"})
+        await redis.zadd(k.queue, {"c000offered": 0})  # at the head, but has an offer out
+        offers_before = {p.username: p.offers for p in peers}
+        expected = plan_offers(waiting, peers, now)  # (counts its offers into the PeerLoads)
+        reply = await Scripts(redis, prefix).call("match", now, 30_000, 500,
+                                                  *(f"o{i:03d}" for i in range(len(waiting))))
+        assert [int(reply[0]), int(reply[1])] == [len(expected), 0]
+        made = []
+        for i in range(len(expected)):
+            offer = await redis.hgetall(k.offer(f"o{i:03d}"))
+            made.append((offer[b"conv"].decode(), offer[b"peer"].decode()))
+        assert made == expected
+        for conv, _ in expected:
+            assert await redis.hget(k.conv(conv), "state") == b"offered"
+        for p in peers:
+            n = sum(1 for _, peer in expected if peer == p.username)
+            assert int(await redis.hget(k.peer(p.username), "offers") or 0) == offers_before[p.username] + n
+    finally:
+        await redis.aclose()
+
+
+async def test_match_lua_stops_when_out_of_ids_and_says_so(redis_server: RedisServer) -> None:
+    prefix = f"policy-ids-{uuid.uuid4().hex[:6]}"
+    k = Keys(prefix)
+    redis = Redis.from_url(redis_server.url)
+    try:
+        await redis.hset(k.peer("p"), mapping={"state": "on", "capacity": 5})
+        await redis.sadd(k.on_shift, "p")
+        for i in range(4):
+            await redis.hset(k.conv(f"c{i}"), mapping={"state": "waiting", "channel": "web", "queued": 1})
+            await redis.zadd(k.queue, {f"c{i}": i})
+        scripts = Scripts(redis, prefix)
+        assert [int(x) for x in await scripts.call("match", 1000, 30_000, 500, "a", "b")] == [2, 1]
+        assert [int(x) for x in await scripts.call("match", 1000, 30_000, 500, "c", "d", "e")] == [2, 0]
+        assert [int(x) for x in await scripts.call("match", 1000, 30_000, 500, "f")] == [0, 0]
+    finally:
+        await redis.aclose()
