@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -53,6 +54,10 @@ MAX_BODY = 1600 * 2
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 OPEN_ATTEMPTS = 3
 WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
+
+
+def _str(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 
 def twiml(text: str | None) -> Response:
@@ -109,6 +114,9 @@ class SmsBridge:
         self.sender = sender
         self.keys = SmsKeysCore(services.settings.key_prefix)
         self.texts = SmsTexts.from_settings(services.settings)
+        package = resources.files("sms")
+        self._lookup = self.redis.register_script(package.joinpath("inbound.lua").read_text(encoding="utf-8"))
+        self._open_clear = self.redis.register_script(package.joinpath("open_clear.lua").read_text(encoding="utf-8"))
 
     # --- inbound ----------------------------------------------------------------------------
     async def inbound(self, request: Request) -> Response:
@@ -124,15 +132,21 @@ class SmsBridge:
         if not sid or number is None:
             log.warning("sms.inbound_malformed", has_sid=bool(sid))
             return twiml(None)
+        nhash = number_hash(self.settings.secret_key, number)
         claimed = False
         try:
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
-                # At-least-once webhooks: the first copy wins, on any process, even at the same moment.
-                claimed = bool(await self.redis.set(self.keys.sid(sid), "1", nx=True, ex=SID_TTL_S))
-                if not claimed:
+                # At-least-once webhooks: the first copy wins, on any process, even at the same
+                # moment; the number's open conversation and language come in the same step.
+                found = await self._lookup(keys=[self.keys.sid(sid), self.keys.open(nhash), self.keys.lang(nhash)],
+                                           args=[SID_TTL_S, self.services.keys.conv("")])
+                if _str(found[0]) == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
                     return twiml(None)
-                reply = await self._handle(sid, number, fields.get("Body", "")[:MAX_BODY])
+                claimed = True
+                conv, lang = _str(found[1]) or None, _str(found[2]) or None
+                reply = await self._handle(nhash, number, fields.get("Body", "")[:MAX_BODY], sid, conv,
+                                           Language(lang) if lang else None)
         except Exception as exc:
             # Not stored: let Twilio retry this MessageSid (503), and give the claim back.
             log.warning("sms.inbound_failed", message_sid=sid, error=type(exc).__name__)
@@ -142,30 +156,20 @@ class SmsBridge:
             return PlainTextResponse("try again\n", status_code=503)
         return twiml(reply)
 
-    async def _lang(self, nhash: str, conv: str | None) -> Language | None:
-        if conv is not None:
-            raw = await self.redis.hget(self.services.keys.conv(conv), "sms_lang")
-            if raw:
-                return Language(raw.decode() if isinstance(raw, bytes) else raw)
-        raw = await self.redis.get(self.keys.lang(nhash))
-        return Language(raw.decode() if isinstance(raw, bytes) else raw) if raw else None
-
     async def open_conversation(self, nhash: str) -> str | None:
         raw = await self.redis.get(self.keys.open(nhash))
         if raw is None:
             return None
-        conv = raw.decode() if isinstance(raw, bytes) else str(raw)
+        conv = _str(raw)
         info = await self.services.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
-            await self.redis.delete(self.keys.open(nhash))
+            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
             return None
         return conv
 
-    async def _handle(self, sid: str, number: str, body: str) -> str | None:
+    async def _handle(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
+                      lang: Language | None) -> str | None:
         store, engine = self.services.store, self.services.engine
-        nhash = number_hash(self.settings.secret_key, number)
-        conv = await self.open_conversation(nhash)
-        lang = await self._lang(nhash, conv)
         c = classify(body)
         if lang is None and c.language is not None and c.intent != Intent.TEXT:
             # AIDE, ARRET, SUPPRIMER are French and HELP, DELETE English: answer in kind from now on.
@@ -199,7 +203,7 @@ class SmsBridge:
             result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
         except RoutingError:
             # It ended between our look and the append: open a new one for this text.
-            await self.redis.delete(self.keys.open(nhash))
+            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
             conv = await self._open(nhash, number, lang)
             result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
         if result.queued:
@@ -320,8 +324,9 @@ class SmsBridge:
         nhash = h[1].decode() if isinstance(h[1], bytes) else (h[1] or "")
         lang_raw = h[2].decode() if isinstance(h[2], bytes) else (h[2] or "")
         lang = Language(lang_raw) if lang_raw else None
-        if kind == "ended":
-            await self.redis.delete(self.keys.open(nhash)) if nhash else None
+        if kind == "ended" and nhash:
+            # Only if the claim still names this conversation: a new text may have opened another.
+            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
         if not number:
             return
         text: str | None = None
