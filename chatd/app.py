@@ -51,7 +51,11 @@ def _extra_routes(settings: Settings) -> list[BaseRoute]:
     return routes
 
 
-REDIS_MAX_CONNECTIONS = 512
+# Redis runs one command at a time: more connections add no throughput, only set-up cost. At
+# 512, a burst (1,000 seekers writing at once) made a web process open ~490 connections in a
+# second, each with its handshake, on a core shared with Redis: a 1 s stall for everyone
+# (bench figure 2's first window). 64 waiting their turn serve the same burst in milliseconds.
+REDIS_MAX_CONNECTIONS = 64
 REDIS_POOL_WAIT_S = 10.0
 
 

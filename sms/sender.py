@@ -108,6 +108,9 @@ class TwilioSender:
         # base URL swap could match; the library reads them from os.environ otherwise.
         self._client.edge = None
         self._client.region = None
+        # The library imports its API modules on first use, ~0.3 s of CPU: pay it now, at
+        # start, not in the middle of the first text (it stalled the worker's loop under load).
+        _ = self._client.messages
         self._closed = False
 
     @classmethod

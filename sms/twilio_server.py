@@ -185,6 +185,10 @@ class LocalTwilio:
                 raise RuntimeError("LocalTwilio server stopped while starting")
             await asyncio.sleep(0.01)
         self.base_url = f"http://{host}:{bound_port}"
+        # The callback client now (an SSL context and lazy imports, ~0.1 s of CPU), not while
+        # the first text's callbacks are due.
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
         return self.base_url
 
     async def aclose(self) -> None:
