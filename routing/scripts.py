@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
+
+MAX_BATCH = 256  # calls in one pipeline at most
+# A caller gives up sooner (its own timeout); this bounds the sending task on a Redis that hangs.
+BATCH_TIMEOUT_S = 30.0
 
 SCRIPT_NAMES = ("append", "offer", "accept", "release_offer", "end", "release", "escalate",
                 "shift", "presence", "forget", "debrief_end", "assigned", "match")
@@ -20,13 +27,81 @@ def script_source(name: str) -> str:
 
 
 class Scripts:
-    """The registered scripts; calling one reloads it by itself after a Redis restart (NOSCRIPT)."""
+    """The registered scripts; calling one reloads it by itself after a Redis restart (NOSCRIPT).
+
+    Calls are pipelined by one sender task: a call made while a batch is on its way joins the
+    next one, and a batch is one write and one read for Redis instead of one of each per call.
+    At low load a batch is one call; under load (hundreds of sockets writing at once) batches
+    grow by themselves, so a backlog drains in a few round trips instead of one per call.
+    Measured in bench figure 2 (docs/performance.md): the same CPU, and ~1 s stalls gone.
+    Redis runs scripts one at a time anyway, so one pipeline in flight costs no parallelism.
+    Each call gets its own reply or error; calls of one task stay in order.
+    """
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.prefix = prefix
+        self.redis = redis
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES}
+        self._batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def call(self, name: str, *args: Any) -> Any:
         """Run script ``name`` with ARGV = (prefix, *args)."""
-        return await self._scripts[name](keys=[], args=[self.prefix, *args])
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append((self._scripts[name], [self.prefix, *args], fut))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
+        return await fut
+
+    async def _drain(self) -> None:
+        """The one sender: sends what is waiting as one pipeline, then what came meanwhile."""
+        try:
+            while self._batch:
+                batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
+                await self._send(batch)
+        finally:
+            self._sender = None
+            if self._batch:  # cancelled (shutdown): nobody is left to send these
+                batch, self._batch = self._batch, []
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(RedisError("shutting down"))
+
+    async def _send(self, batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]]) -> None:
+        if len(batch) == 1:
+            script, args, fut = batch[0]
+            await _settle(fut, asyncio.wait_for(script(keys=[], args=args), BATCH_TIMEOUT_S))
+            return
+        try:
+            async with asyncio.timeout(BATCH_TIMEOUT_S), self.redis.pipeline(transaction=False) as pipe:
+                for script, args, _ in batch:
+                    pipe.execute_command("EVALSHA", script.sha, 0, *args)
+                replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc if isinstance(exc, Exception) else RedisError("batch cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (script, args, fut), reply in zip(batch, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                await _settle(fut, script(keys=[], args=args))  # loads it again, then runs it
+            elif fut.done():
+                continue  # its caller gave up (cancelled); the step ran all the same
+            elif isinstance(reply, Exception):
+                fut.set_exception(reply)
+            else:
+                fut.set_result(reply)
+
+
+async def _settle(fut: asyncio.Future[Any], call: Awaitable[Any]) -> None:
+    try:
+        result = await call
+    except Exception as exc:
+        if not fut.done():
+            fut.set_exception(exc)
+    else:
+        if not fut.done():
+            fut.set_result(result)
