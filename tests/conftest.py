@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     configure_logging("console", "warning")
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect garbage after each test, so a socket or client a test leaves open is reported
+    (ResourceWarning, an error here) in that test, not at random in a later one."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture
