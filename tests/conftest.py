@@ -144,8 +144,10 @@ class Harness:
         port = sock.getsockname()[1]
         settings = self.settings.with_changes(port=port, public_url=f"http://127.0.0.1:{port}", **overrides)
         app = create_app(settings, self.redis_server.url, run_worker=worker, run_web=web)
+        # A bounded graceful shutdown, as `chatd web` has: without it a stop could wait for a
+        # connection forever, the stop timed out, and the app's Redis and sockets leaked.
         config = uvicorn.Config(app, ws_max_size=64 * 1024, ws_per_message_deflate=False, log_config=None,
-                                lifespan="on", access_log=False)
+                                lifespan="on", access_log=False, timeout_graceful_shutdown=t(5))
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         deadline = time.monotonic() + t(10)
