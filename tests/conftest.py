@@ -206,8 +206,16 @@ class Harness:
             with contextlib.suppress(Exception):
                 await ws.close()
         for srv in reversed(self.servers):
-            with contextlib.suppress(Exception):
+            try:
                 await srv.stop()
+            except Exception:
+                # A stop that timed out cancelled the app before its lifespan closed what it
+                # opened: close it here, or the store's thread keeps pytest from ever exiting.
+                services = srv.app.state.services
+                with contextlib.suppress(Exception):
+                    await services.store.close()
+                with contextlib.suppress(Exception):
+                    await services.redis.aclose()
 
 
 @pytest.fixture
