@@ -227,33 +227,53 @@ async def test_a_crashed_worker_s_message_is_sent_after_its_lease_expires(
     assert await redis.zscore(keys.inflight, "c1") is None
 
 
+class _HeldAfterFirst:
+    """A sender that sends its first text and then holds every later one until cancelled,
+    so a test knows for certain that a part is in flight when it stops the outbox.
+    """
+
+    def __init__(self, inner: TwilioSender) -> None:
+        self._inner = inner
+        self.sent = 0
+        self.holding = asyncio.Event()
+
+    @property
+    def from_number(self) -> str:
+        return self._inner.from_number
+
+    async def send(self, to: str, body: str) -> str:
+        if self.sent == 0:
+            self.sent += 1
+            return await self._inner.send(to, body)
+        self.holding.set()
+        await asyncio.Event().wait()  # until the outbox is stopped
+        raise AssertionError("unreachable")
+
+
 async def test_stopping_mid_send_gives_the_conversation_back(
         redis: Redis, sender: TwilioSender, settings: Settings, deliveries: Deliveries,
         local_twilio: LocalTwilio) -> None:
-    slow = settings.with_changes(sms_rate_per_s=0.5)  # the second part waits 2 s for its turn
-    box = Outbox(redis, sender, slow, deliveries, poll_s=0.05)
+    held = _HeldAfterFirst(sender)
+    box = Outbox(redis, held, settings, deliveries, poll_s=0.05)
     await box.enqueue("c1", 1, A, " ".join(["y" * 20] * 100))
     box.start()
     keys = SmsKeys(settings.key_prefix)
     async with asyncio.timeout(5):
-        while await redis.hget(keys.job("c1", 1), "next") != b"1":  # part 1 recorded as sent
-            await asyncio.sleep(0.01)
+        await held.holding.wait()  # part 1 sent; part 2 on its way when the outbox stops
     await box.aclose()
+    assert await redis.hget(keys.job("c1", 1), "next") == b"1"  # part 1 recorded as sent
     assert await redis.zscore(keys.inflight, "c1") is None
     assert await redis.zscore(keys.ready, "c1") is not None
-    await redis.delete(keys.pace(box._hash(_from_number(settings))))
+    assert await redis.hget(keys.lease, "c1") is None
     again = Outbox(redis, sender, settings, deliveries, poll_s=0.05)
     again.start()
     try:
         await deliveries.wait("c1", 1, DeliveryState.SENT)
     finally:
         await again.aclose()
-    assert len(local_twilio.bodies_to(A)) == 2  # part 1 once, then part 2: resumed, not restarted
-
-
-def _from_number(settings: Settings) -> str:
-    assert settings.twilio_from_number
-    return settings.twilio_from_number
+    parts = split_message(" ".join(["y" * 20] * 100))
+    assert len(parts) == 2
+    assert local_twilio.bodies_to(A) == parts  # part 1 once, then part 2: resumed, not restarted
 
 
 async def test_cancel_drops_waiting_messages_and_reports_them(
