@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -70,17 +70,39 @@ class PeerConnection(Connection):
         for conv in convs:
             frame = await engine.assigned_frame(conv)
             if frame is not None:
-                self._mark_history(conv, frame)
+                assigned = self._mark_history(conv, frame)
                 self.send(frame)
+                await self._replay_deliveries(conv, assigned)
         for offer in await engine.peer_offers(self.user):
             self.send(offer)
         waiting, on = await engine.queue_counts()
         self.last_queue = (waiting, on)
         self.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
 
-    def _mark_history(self, conv: str, frame: str) -> None:
-        for message in parse_json(frame).get("history") or []:
+    def _mark_history(self, conv: str, frame: str) -> dict[str, Any]:
+        """Mark an assigned/monitoring frame's history as seen; returns the parsed frame."""
+        obj = parse_json(frame)
+        for message in obj.get("history") or []:
             self.mark_seen(conv, int(message["seq"]))
+        return obj
+
+    async def _replay_deliveries(self, conv: str, assigned: dict[str, Any]) -> None:
+        """After the history of an SMS conversation, where each of its peer messages stands
+        (the live ``delivery`` frames went to whoever held the conversation then).
+        """
+        sms = self.services.sms
+        if sms is None or assigned.get("channel") != "sms":
+            return
+        seqs = [int(m["seq"]) for m in assigned.get("history") or [] if m.get("from") == "peer"]
+        for frame in await sms.delivery_frames(conv, seqs):
+            self.send(frame)
+
+    async def _replay_deliveries_safely(self, conv: str, assigned: dict[str, Any]) -> None:
+        try:
+            await self._replay_deliveries(conv, assigned)
+        except (RedisError, OSError):
+            # Redis is away: the transcript shows no delivery state until the next live one.
+            log.warning("peer.delivery_replay_failed", peer=self.user, conversation=conv)
 
     async def _session_watch(self) -> None:
         while True:
@@ -108,7 +130,9 @@ class PeerConnection(Connection):
     def on_frame(self, channel: str, conv: str, frame: str) -> None:
         # Inside a JSON string a quote is escaped, so these substrings only match a frame's type.
         if '"type":"assigned"' in frame:
-            self._mark_history(conv, frame)
+            assigned = self._mark_history(conv, frame)
+            if assigned.get("channel") == "sms":
+                self.spawn(self._replay_deliveries_safely(conv, assigned), "delivery-replay")
         elif '"type":"shift"' in frame:
             obj = parse_json(frame)
             if obj.get("type") == "shift":
@@ -273,8 +297,9 @@ class PeerConnection(Connection):
             await s.hub.subscribe(s.keys.ch_monitor(conv), self)
         frame = await s.engine.assigned_frame(conv, "monitoring")
         if frame is not None:
-            self._mark_history(conv, frame)
+            monitoring = self._mark_history(conv, frame)
             self.send(frame)
+            await self._replay_deliveries(conv, monitoring)
         await self._audit(self.user, "monitor", conv, "", now_ms())
 
 

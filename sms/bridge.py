@@ -285,6 +285,16 @@ class SmsBridge:
             pipe.publish(k.ch_monitor(conv), f"0\t{conv}\t{frame}")
             await pipe.execute()
 
+    async def delivery_frames(self, conv: str, seqs: list[int]) -> list[str]:
+        """The latest ``delivery`` frame of each of ``seqs`` (peer messages of an SMS
+        conversation), marked ``replay``: a console that reconnects, is handed the
+        conversation or monitors it sees where each text stands without a second alert.
+        """
+        receipts = await self.outbox.receipts(conv, [seq for seq in seqs if seq < NOTICE_SEQ_BASE])
+        return [json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
+                            **({"code": code} if code else {}), "replay": True})
+                for seq, (state, code) in sorted(receipts.items())]
+
     async def consume(self) -> None:
         """The worker's loop over SMS conversations' seeker-facing events."""
         k = self.services.keys

@@ -227,6 +227,22 @@ class Outbox:
             await self._report(conversation_id, seq, DeliveryState.FAILED, "cancelled")
         return dropped
 
+    async def receipts(self, conversation_id: str, seqs: Sequence[int]) -> dict[int, tuple[DeliveryState, str | None]]:
+        """The latest delivery state (and failure code) of each of ``seqs`` that has a
+        receipt; receipts live ``receipt_ttl_s``, so older messages are left out.
+        """
+        if not seqs:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for seq in seqs:
+                pipe.hmget(self._keys.receipt(conversation_id, seq), "state", "code")
+            replies = await pipe.execute()
+        found: dict[int, tuple[DeliveryState, str | None]] = {}
+        for seq, (state, code) in zip(seqs, replies, strict=True):
+            if state is not None and _text(state) in DeliveryState.__members__.values():
+                found[seq] = (DeliveryState(_text(state)), _text(code) or None)
+        return found
+
     async def pending(self, conversation_id: str) -> int:
         """How many messages of the conversation wait to be sent (the head included)."""
         return int(await self._redis.llen(self._keys.conversation(conversation_id)))

@@ -291,3 +291,45 @@ async def test_peer_sets_the_texters_language(twilio: LocalTwilio, harness: Harn
     await peer.next("ended")
     closing = (await _bodies(twilio, 3))[-1]
     assert closing.startswith("La personne aidante a terminé la conversation") and "Thank" not in closing
+
+
+async def test_delivery_states_follow_the_conversation_to_a_new_console(
+        twilio: LocalTwilio, harness: Harness) -> None:
+    """A console that reconnects, the peer a conversation is transferred to, and a monitoring
+    supervisor each see where every text stands, marked as a replay (no second alert)."""
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice")
+    await harness.add_peer("bob")
+    await harness.add_peer("sue", role="supervisor")
+    alice = await harness.peer("alice", capacity=1)
+    await text(srv, "hi")
+    offer = await alice.next("offer", timeout=5)
+    conv = offer["conversation"]
+    await alice.send(type="accept", offer=offer["offer"])
+    await alice.next("assigned")
+    await alice.send(type="message", conversation=conv, client_id="ok", text="this one arrives")
+    delivered = (await alice.next("ack", client_id="ok"))["seq"]
+    await alice.next("delivery", conversation=conv, seq=delivered, state="delivered", timeout=10)
+    twilio.fail_next(400, 1, code=21211)
+    await alice.send(type="message", conversation=conv, client_id="no", text="this one fails")
+    failed = (await alice.next("ack", client_id="no"))["seq"]
+    await alice.next("delivery", conversation=conv, seq=failed, state="failed", timeout=10)
+    expected = {(delivered, "delivered", None), (failed, "failed", "21211")}
+
+    async def replayed(ws: Any, kind: str) -> set[tuple[int, str, str | None]]:
+        await ws.next(kind, conversation=conv)
+        frames = [await ws.next("delivery", conversation=conv) for _ in expected]
+        assert all(f["replay"] is True for f in frames)
+        return {(f["seq"], f["state"], f.get("code")) for f in frames}
+
+    await alice.close()
+    assert await replayed(await harness.peer("alice"), "assigned") == expected
+    sue = await harness.peer("sue")
+    await sue.send(type="monitor", conversation=conv)
+    assert await replayed(sue, "monitoring") == expected
+    bob = await harness.peer("bob", capacity=1)
+    alice = await harness.peer("alice")
+    await alice.send(type="transfer", conversation=conv, to="bob")
+    offer = await bob.next("offer", conversation=conv)
+    await bob.send(type="accept", offer=offer["offer"])
+    assert await replayed(bob, "assigned") == expected

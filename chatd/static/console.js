@@ -1004,7 +1004,8 @@ function onDelivery(frame) {
   const conv = convs.get(String(frame.conversation));
   if (conv && ['queued', 'sent', 'delivered', 'failed'].includes(frame.state)) {
     conv.transcript.delivery(frame.seq, frame.state);
-    if (frame.state === 'failed') announce(t('state.sms-failed'));
+    // A replay (after a reconnect, a transfer or on monitoring) restates what was already announced.
+    if (frame.state === 'failed' && !frame.replay) announce(t('state.sms-failed'));
   }
 }
 
