@@ -134,6 +134,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
                 *((f"plugin{i}", teardown) for i, teardown in enumerate(reversed(teardowns))),
                 ("hub", hub.close),
                 ("presence", lambda: _forget_process(services)),
+                ("scripts", engine.scripts.aclose),
                 ("store", store.close),
                 ("redis", redis.aclose),
             ]

@@ -54,19 +54,29 @@ class Scripts:
             self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
         return await fut
 
+    async def aclose(self) -> None:
+        """Stop the sender (at shutdown, before the Redis pool closes): calls on their way or
+        waiting fail with ``RedisError`` instead of hanging; a later call starts a new sender.
+        """
+        sender = self._sender
+        if sender is not None:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
     async def _drain(self) -> None:
         """The one sender: sends what is waiting as one pipeline, then what came meanwhile."""
+        batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
         try:
             while self._batch:
                 batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
                 await self._send(batch)
         finally:
             self._sender = None
-            if self._batch:  # cancelled (shutdown): nobody is left to send these
-                batch, self._batch = self._batch, []
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(RedisError("shutting down"))
+            # Cancelled (shutdown): nobody is left to send these, nor to read the batch's replies.
+            leftover, self._batch = [*batch, *self._batch], []
+            for _, _, fut in leftover:
+                if not fut.done():
+                    fut.set_exception(RedisError("shutting down"))
 
     async def _send(self, batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]]) -> None:
         if len(batch) == 1:

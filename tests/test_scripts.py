@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from routing.keys import Keys
 from routing.scripts import Scripts
@@ -107,3 +107,29 @@ async def _log(redis: Redis, key: str):  # type: ignore[no-untyped-def]
     import json
     for raw in await redis.lrange(key, 0, -1):
         yield json.loads(raw)["text"]
+
+
+async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
+        redis_server: RedisServer) -> None:
+    """At shutdown the sender is stopped: a call whose reply never came, and one waiting behind
+    it, each get an error; a call made afterwards starts a new sender."""
+    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
+    redis = Redis.from_url(redis_server.url)
+    pauser = Redis.from_url(redis_server.url)
+    try:
+        scripts = Scripts(redis, prefix)
+        await scripts.call("offer", "none", "p0", "o-warm", 1000, 31_000)  # connected and loaded
+        await pauser.execute_command("CLIENT", "PAUSE", 3000, "ALL")  # Redis answers nobody for 3 s
+        first = asyncio.ensure_future(scripts.call("offer", "none", "p0", "o1", 1000, 31_000))
+        await asyncio.sleep(0.2)  # on its way: the sender waits for Redis
+        second = asyncio.ensure_future(scripts.call("offer", "none", "p0", "o2", 1000, 31_000))
+        await asyncio.sleep(0)
+        await scripts.aclose()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert [type(r) for r in results] == [RedisError, RedisError], results
+        await pauser.execute_command("CLIENT", "UNPAUSE")
+        reply = await scripts.call("offer", "none", "p0", "o3", 1000, 31_000)
+        assert [x.decode() for x in reply] == ["err", "conv_busy"]
+    finally:
+        await pauser.aclose()
+        await redis.aclose()
