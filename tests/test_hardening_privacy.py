@@ -24,7 +24,7 @@ from routing.archive import archive
 from sms.twilio_server import LocalTwilio, new_sid
 from tests.conftest import PASSWORD, Harness, Running
 from tests.helpers import WS, t
-from tests.test_sms_bridge import TEXTER, _bodies, _start, text, twilio  # noqa: F401
+from tests.test_sms_bridge import TEXTER, _bodies, _start, paired, text, twilio  # noqa: F401
 
 __all__ = ["twilio"]
 
@@ -161,11 +161,7 @@ async def test_sqlite_files_hold_no_phone_number_in_any_format(harness: Harness,
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
-    await text(srv, "hello from my phone, call me at 613-555-0123")
-    offer = await peer.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await peer.send(type="accept", offer=offer["offer"])
-    await peer.next("assigned")
+    conv = await paired(srv, peer, "hello from my phone, call me at 613-555-0123")
     await peer.send(type="message", conversation=conv, client_id="p", text="thanks for reaching out")
     await peer.next("ack", client_id="p")
     await peer.send(type="end", conversation=conv, outcome="resolved")

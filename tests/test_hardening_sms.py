@@ -20,7 +20,7 @@ from sms.signature import compute_signature
 from sms.twilio_server import LocalTwilio, new_sid
 from tests.conftest import Harness
 from tests.helpers import t
-from tests.test_sms_bridge import FROM, SID, TEXTER, TOKEN, _bodies, _start, text, twilio
+from tests.test_sms_bridge import FROM, SID, TEXTER, TOKEN, _bodies, _start, paired, text, twilio
 
 __all__ = ["twilio"]
 
@@ -61,11 +61,7 @@ async def test_forged_status_callback_changes_no_delivery_state(harness: Harness
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
-    await text(srv, "hi")
-    offer = await peer.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await peer.send(type="accept", offer=offer["offer"])
-    await peer.next("assigned")
+    conv = await paired(srv, peer, "hi")
     await peer.send(type="message", conversation=conv, client_id="p", text="hello there")
     seq = (await peer.next("ack", client_id="p"))["seq"]
     await peer.next("delivery", conversation=conv, seq=seq, state="delivered", timeout=10)
@@ -159,11 +155,7 @@ async def test_notes_and_whispers_never_become_texts(harness: Harness, twilio: L
     sup = await harness.peer("sup", capacity=1)
     await sup.send(type="shift", action="break")
     await sup.next("shift", state="break")
-    await text(srv, "hi, can someone talk")
-    offer = await peer.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await peer.send(type="accept", offer=offer["offer"])
-    await peer.next("assigned")
+    conv = await paired(srv, peer, "hi, can someone talk")
     await sup.send(type="monitor", conversation=conv)
     await sup.next("monitoring", conversation=conv)
     await peer.send(type="note", conversation=conv, text="SECRET-NOTE-1 texter sounds shaky")

@@ -13,7 +13,7 @@ import pytest
 from sms.signature import compute_signature
 from sms.twilio_server import LocalTwilio, new_sid
 from tests.conftest import Harness, Running
-from tests.helpers import t
+from tests.helpers import WS, t
 
 SID, TOKEN, FROM = "AC" + "1" * 32, "twilio-test-token-0123456789abcd", "+15550001111"
 TEXTER = "+16135550123"
@@ -42,6 +42,15 @@ async def text(srv: Running, body: str, *, number: str = TEXTER, sid: str | None
     signature = compute_signature(token, url or (srv.url + "/sms/inbound"), params)
     async with httpx.AsyncClient(base_url=srv.url) as http:
         return await http.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": signature})
+
+
+async def paired(srv: Running, peer: WS, body: str) -> str:
+    """The texter writes ``body``; ``peer`` (on shift, with room) accepts. The conversation id."""
+    await text(srv, body)
+    offer = await peer.next("offer", timeout=5)
+    await peer.send(type="accept", offer=offer["offer"])
+    await peer.next("assigned", conversation=offer["conversation"])
+    return str(offer["conversation"])
 
 
 async def _bodies(twilio: LocalTwilio, count: int, number: str = TEXTER) -> list[str]:
@@ -150,11 +159,7 @@ async def test_stop_ends_the_conversation_and_silences_the_number_until_start(
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
-    await text(srv, "hello")
-    offer = await peer.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await peer.send(type="accept", offer=offer["offer"])
-    await peer.next("assigned")
+    conv = await paired(srv, peer, "hello")
     sent_before = len(await _bodies(twilio, 2))
     r = await text(srv, "ARRÊT")
     assert r.status_code == 200 and "<Message>" not in r.text
@@ -196,11 +201,7 @@ async def test_send_failures_are_retried_and_permanent_ones_shown(twilio: LocalT
     srv = await _start(harness, twilio)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
-    await text(srv, "hi")
-    offer = await peer.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await peer.send(type="accept", offer=offer["offer"])
-    await peer.next("assigned")
+    conv = await paired(srv, peer, "hi")
     await _bodies(twilio, 2)  # the in-line notice and "a peer has joined"
     twilio.fail_next(500, 1)
     twilio.fail_next(429, 1)
@@ -302,11 +303,7 @@ async def test_delivery_states_follow_the_conversation_to_a_new_console(
     await harness.add_peer("bob")
     await harness.add_peer("sue", role="supervisor")
     alice = await harness.peer("alice", capacity=1)
-    await text(srv, "hi")
-    offer = await alice.next("offer", timeout=5)
-    conv = offer["conversation"]
-    await alice.send(type="accept", offer=offer["offer"])
-    await alice.next("assigned")
+    conv = await paired(srv, alice, "hi")
     await alice.send(type="message", conversation=conv, client_id="ok", text="this one arrives")
     delivered = (await alice.next("ack", client_id="ok"))["seq"]
     await alice.next("delivery", conversation=conv, seq=delivered, state="delivered", timeout=10)
