@@ -14,12 +14,9 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -28,9 +25,9 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from routing.keys import Keys
-from tests.conftest import PASSWORD, Harness, RedisServer, Running, free_port
+from tests.conftest import Harness, RedisServer, Running, free_port
 from tests.helpers import WS, t
-from tests.test_multiprocess import _ready
+from tests.processes import connect_peer, login, processes, ready, spawn
 
 
 def _env(harness: Harness, port: int | None = None, **extra: str) -> dict[str, str]:
@@ -42,44 +39,6 @@ def _env(harness: Harness, port: int | None = None, **extra: str) -> dict[str, s
     if port is not None:
         env |= {"CHATD_PORT": str(port), "CHATD_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     return env
-
-
-@contextlib.contextmanager
-def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Subprocesses stopped (SIGTERM, then SIGKILL) however the test ends."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(t(15))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-
-
-def _spawn(procs: list[subprocess.Popen[bytes]], command: str, env: dict[str, str],
-           stderr: IO[Any] | int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "chatd", command], env=env, stderr=stderr,
-                            stdout=subprocess.DEVNULL)
-    procs.append(proc)
-    return proc
-
-
-async def _connect_peer(url: str, cookie: str) -> WS:
-    return WS(await websockets.connect("ws" + url[4:] + "/ws/peer", origin=url,  # type: ignore[arg-type]
-                                       additional_headers={"Cookie": f"chatd_session={cookie}"}))
-
-
-async def _login(url: str) -> str:
-    async with httpx.AsyncClient(base_url=url) as http:
-        r = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        return r.cookies["chatd_session"]
 
 
 # --- a web process killed outright -----------------------------------------------------------
@@ -94,15 +53,15 @@ async def test_sigkilled_web_process_its_peer_and_seeker_carry_on_elsewhere_exac
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     grace = {"CHATD_PEER_GRACE_S": str(t(3)), "CHATD_SEEKER_GRACE_S": str(t(3))}
     sockets: list[WS] = []
-    with _processes() as procs:
-        web_a = _spawn(procs, "web", _env(harness, ports[0], **grace))
-        _spawn(procs, "web", _env(harness, ports[1], **grace))
-        _spawn(procs, "worker", _env(harness, **grace))
+    with processes() as procs:
+        web_a = spawn(procs, "web", _env(harness, ports[0], **grace))
+        spawn(procs, "web", _env(harness, ports[1], **grace))
+        spawn(procs, "worker", _env(harness, **grace))
         for url in urls:
-            await _ready(url)
+            await ready(url)
         try:
-            cookie = await _login(urls[0])
-            peer = await _connect_peer(urls[0], cookie)
+            cookie = await login(urls[0])
+            peer = await connect_peer(urls[0], cookie)
             sockets.append(peer)
             await peer.send(type="shift", action="start", capacity=2)
             await peer.next("shift", state="on")
@@ -125,7 +84,7 @@ async def test_sigkilled_web_process_its_peer_and_seeker_carry_on_elsewhere_exac
             web_a.send_signal(signal.SIGKILL)
             web_a.wait(10)
             # The peer's console reconnects to B (same cookie: sessions live in Redis).
-            back = await _connect_peer(urls[1], cookie)
+            back = await connect_peer(urls[1], cookie)
             sockets.append(back)
             shift = await back.next("shift")
             assert shift["state"] == "on" and shift["active"] == 1
@@ -188,8 +147,8 @@ async def test_sigkilled_worker_restarted_still_expires_offers_and_escalates(har
     web = await harness.start(worker=False, offer_timeout_s=t(1.5), wait_escalate_s=t(2.5))
     await harness.add_peer("alice")
     alice = await harness.peer("alice", capacity=1, server=web)
-    with _processes() as procs:
-        worker = _spawn(procs, "worker", _env(harness, **timing))
+    with processes() as procs:
+        worker = spawn(procs, "worker", _env(harness, **timing))
         first, w1 = await harness.seeker(server=web)
         await first.send(type="message", client_id="a", text="first in line")
         offer = await alice.next("offer", conversation=w1["conversation"], timeout=15)
@@ -201,7 +160,7 @@ async def test_sigkilled_worker_restarted_still_expires_offers_and_escalates(har
         await asyncio.sleep(t(3.0))  # both deadlines pass while no worker runs
         await alice.none("revoked", within=0.1)
         await second.none("escalation", within=0.1, reason="wait_timeout")
-        _spawn(procs, "worker", _env(harness, **timing))
+        spawn(procs, "worker", _env(harness, **timing))
         assert (await alice.next("revoked", timeout=15))["offer"] == offer["offer"]
         assert (await second.next("escalation", reason="wait_timeout", timeout=10))["reason"] == "wait_timeout"
         again = await alice.next("offer", timeout=10)  # matching goes on with the new worker
@@ -472,11 +431,11 @@ async def test_a_web_process_logging_into_a_full_disk_still_serves(harness: Harn
     await harness.add_peer("alice")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _processes() as procs, open("/dev/full", "wb") as full:
-        proc = _spawn(procs, "web", _env(harness, port, CHATD_LOG_LEVEL="debug"), stderr=full)
-        await _ready(url)
-        cookie = await _login(url)
-        peer = await _connect_peer(url, cookie)
+    with processes() as procs, open("/dev/full", "wb") as full:
+        proc = spawn(procs, "web", _env(harness, port, CHATD_LOG_LEVEL="debug"), stderr=full)
+        await ready(url)
+        cookie = await login(url)
+        peer = await connect_peer(url, cookie)
         seeker = WS(await websockets.connect("ws" + url[4:] + "/ws/seeker"))
         try:
             await peer.send(type="shift", action="start", capacity=1)

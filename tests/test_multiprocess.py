@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -10,11 +9,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
+import websockets
 
 from tests.conftest import PASSWORD, Harness, RedisServer, free_port
-from tests.helpers import WS, t
+from tests.helpers import WS
+from tests.processes import connect_peer, login, processes, ready, spawn
 
 
 async def test_seeker_and_peer_on_different_web_processes(harness: Harness) -> None:
@@ -48,18 +48,6 @@ def _env(redis_url: str, tmp: Path, prefix: str, port: int) -> dict[str, str]:
             "CHATD_PUBLIC_URL": f"http://127.0.0.1:{port}", "CHATD_LOG_FORMAT": "json"}
 
 
-async def _ready(url: str) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            try:
-                if (await http.get(url + "/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} never became ready")
-
-
 @pytest.mark.timeout(120)
 async def test_real_processes_web_web_worker_and_sigkill_of_a_web_process(
         redis_server: RedisServer, tmp_path: Path) -> None:
@@ -72,19 +60,14 @@ async def test_real_processes_web_web_worker_and_sigkill_of_a_web_process(
                           "--trained", "--password-stdin"], input=PASSWORD + "\n", text=True, env=envs[0],
                          capture_output=True, check=False)
     assert add.returncode == 0, add.stderr
-    procs = [subprocess.Popen([sys.executable, "-m", "chatd", "web"], env=e, stderr=subprocess.PIPE)
-             for e in envs]
-    procs.append(subprocess.Popen([sys.executable, "-m", "chatd", "worker"], env=envs[0], stderr=subprocess.PIPE))
-    import websockets
-    try:
+    with processes() as procs:
+        for env in envs:
+            spawn(procs, "web", env)
+        spawn(procs, "worker", envs[0])
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url in urls:
-            await _ready(url)
-        async with httpx.AsyncClient(base_url=urls[1]) as http:
-            r = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})
-            cookie = r.cookies["chatd_session"]
-        peer = WS(await websockets.connect("ws" + urls[1][4:] + "/ws/peer", origin=urls[1],  # type: ignore[arg-type]
-                                           additional_headers={"Cookie": f"chatd_session={cookie}"}))
+            await ready(url)
+        peer = await connect_peer(urls[1], await login(urls[1]))
         await peer.send(type="shift", action="start", capacity=1)
         await peer.next("shift", state="on")
         seeker = WS(await websockets.connect("ws" + urls[0][4:] + "/ws/seeker"))
@@ -115,14 +98,3 @@ async def test_real_processes_web_web_worker_and_sigkill_of_a_web_process(
         assert (await peer.next("message", conversation=conv, timeout=5, text="three"))["from"] == "seeker"
         for ws in (peer, seeker, again):
             await ws.close()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(t(15))
-            except subprocess.TimeoutExpired:
-                p.kill()
-            if p.stderr is not None:
-                p.stderr.close()
