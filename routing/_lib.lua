@@ -43,9 +43,10 @@ end
 local function queue_changed() redis.call('PUBLISH', K.ch_queue, '') end
 
 -- A seeker-facing frame: to the seeker's sockets and, for an SMS conversation, to the bridge.
-local function to_seeker(conv, seq, frame)
+-- channel: the conversation's, when the caller has read it already (else it is read here).
+local function to_seeker(conv, seq, frame, channel)
   redis.call('PUBLISH', K.ch_seeker(conv), envelope(seq, conv, frame))
-  if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then
+  if (channel or redis.call('HGET', K.conv(conv), 'channel')) == 'sms' then
     redis.call('RPUSH', K.sms_events, conv .. '\t' .. frame)
   end
 end
@@ -71,18 +72,25 @@ local function publish_shift(user)
   to_peer(user, '-', 0, frame)
 end
 
+-- The conversation fields append_msg needs, in one read: {state, peer, channel}.
+local function msg_fields(conv)
+  return redis.call('HMGET', K.conv(conv), 'state', 'peer', 'channel')
+end
+
 -- Store a message and fan it out. Returns its seq. sender: seeker | peer | system.
-local function append_msg(conv, sender, text, at)
+-- f: msg_fields(conv), when the caller has read them already (else they are read here).
+local function append_msg(conv, sender, text, at, f)
+  f = f or msg_fields(conv)
   local seq = redis.call('HINCRBY', K.conv(conv), 'seq', 1)
   local msg = cjson.encode({seq = seq, from = sender, text = text, at = at})
   redis.call('RPUSH', K.log(conv), msg)
   local body = string.sub(msg, 2)
   local peer_frame = '{"type":"message","conversation":"' .. conv .. '",' .. body
   -- A sender is not sent its own message (its ack carries the seq); a resume replays it.
-  if sender ~= 'seeker' then to_seeker(conv, seq, '{"type":"message",' .. body) end
+  if sender ~= 'seeker' then to_seeker(conv, seq, '{"type":"message",' .. body, f[3] or '') end
   to_monitors(conv, seq, peer_frame)
-  local peer = redis.call('HGET', K.conv(conv), 'peer')
-  if peer and peer ~= '' and sender ~= 'peer' and redis.call('HGET', K.conv(conv), 'state') == 'active' then
+  local peer = f[2]
+  if peer and peer ~= '' and sender ~= 'peer' and f[1] == 'active' then
     to_peer(peer, conv, seq, peer_frame)
   end
   return seq

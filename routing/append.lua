@@ -7,7 +7,8 @@
 -- Returns: {'ok', seq} | {'dup', seq} | {'queued', seq, peers_on_shift} | {'err', code}
 local conv, sender, cid, text, at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now_ms, actor, wait_ms = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
-local state = redis.call('HGET', K.conv(conv), 'state')
+local f = msg_fields(conv)
+local state, channel = f[1], f[3] or ''
 if not state then return {'err', 'unknown'} end
 if cid ~= '' then
   -- Checked before the state: a retried send of a stored message gets its ack even after the end.
@@ -15,14 +16,14 @@ if cid ~= '' then
   if seen then return {'dup', tonumber(seen)} end
 end
 if state == 'ended' then return {'err', 'ended'} end
-if sender == 'peer' and (state ~= 'active' or redis.call('HGET', K.conv(conv), 'peer') ~= actor) then
+if sender == 'peer' and (state ~= 'active' or f[2] ~= actor) then
   return {'err', 'not_allowed'}
 end
-local seq = append_msg(conv, sender, text, at)
+local seq = append_msg(conv, sender, text, at, f)
 if cid ~= '' then redis.call('HSET', K.cids(conv), cid, seq) end
 redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
 redis.call('HSET', K.conv(conv), 'last', now_ms)
-if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then
+if channel == 'sms' then
   redis.call('ZADD', K.timers, now_ms + tonumber(ARGV[11]), 'smsidle|' .. conv)
 end
 if state == 'new' and sender == 'seeker' then
@@ -31,7 +32,7 @@ if state == 'new' and sender == 'seeker' then
   if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
   redis.call('ZADD', K.queue, score(band, now_ms), conv)
   redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
-  to_seeker(conv, 0, waiting_status(conv))
+  to_seeker(conv, 0, waiting_status(conv), channel)
   queue_changed()
   -- Pair at once when a peer has room: one offer here, by the matcher's own rules (the queue
   -- head first); the worker, woken, makes any further offers and keeps the timers.
