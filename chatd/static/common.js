@@ -203,9 +203,15 @@ export class Transcript {
   }
 
   /** SMS delivery state of a numbered message (peer console). */
+  /** An SMS delivery state. States only move forward: a replayed state read just before a
+   * live change can arrive after it, and must not undo it. */
   delivery(seq, state) {
     const li = this.bySeq.get(Number(seq));
-    if (li) this._setState(li, `sms-${state}`);
+    if (!li) return;
+    const rank = { 'sms-queued': 0, 'sms-sent': 1, 'sms-delivered': 2, 'sms-failed': 2 };
+    const now = rank[li.dataset.state];
+    if (now !== undefined && rank[`sms-${state}`] < now) return;
+    this._setState(li, `sms-${state}`);
   }
 
   /** Own messages the server has not acknowledged, in the order they were typed. */

@@ -221,3 +221,28 @@ def test_console_in_french(new_page: Any) -> None:
     expect(peer.locator("#shift-start")).to_have_text("Commencer le quart")
     peer.click("#lang-switch")
     expect(peer.locator("#shift-start")).to_have_text("Start shift")
+
+
+def test_a_texter_s_delivery_state_shows_and_survives_a_reload(new_page: Any) -> None:
+    """The phone simulator texts in; the peer's reply shows queued → delivered, reaches the phone,
+    and after the console reloads the reply still shows delivered (replayed after the history)."""
+    peer = new_page("/console", name="peer")
+    phone = new_page("/dev/phone", name="phone")
+    login(peer, PEER)
+    start_shift(peer, capacity=1)
+    phone.fill("#body", "hello from my phone")
+    phone.click("#composer button[type=submit]")
+    panel = accept_offer(peer)
+    expect(panel.locator(".msg-text", has_text="hello from my phone")).to_be_visible()
+    reply = "I'm here. Take your time."
+    panel.locator(".composer-text").fill(reply)
+    panel.locator(".composer-text").press("Enter")
+    own = peer.locator(".msg-own", has_text=reply)
+    expect(own).to_have_attribute("data-state", "sms-delivered", timeout=15_000)
+    expect(own.locator(".msg-state")).to_have_text("SMS delivered")
+    expect(phone.locator("#thread")).to_contain_text(reply, timeout=15_000)
+    peer.reload()
+    expect(peer.locator("#app-view")).to_be_visible()
+    own = peer.locator(".msg-own", has_text=reply)
+    expect(own).to_have_attribute("data-state", "sms-delivered", timeout=15_000)
+    assert "+1613" not in peer.content()  # the texter's number is never shown to the peer
