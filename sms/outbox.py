@@ -62,6 +62,9 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
+_STATES = frozenset(s.value for s in DeliveryState)
+
+
 class Enqueued(StrEnum):
     """What :meth:`Outbox.enqueue` did with a message."""
 
@@ -239,7 +242,7 @@ class Outbox:
             replies = await pipe.execute()
         found: dict[int, tuple[DeliveryState, str | None]] = {}
         for seq, (state, code) in zip(seqs, replies, strict=True):
-            if state is not None and _text(state) in DeliveryState.__members__.values():
+            if _text(state) in _STATES:
                 found[seq] = (DeliveryState(_text(state)), _text(code) or None)
         return found
 
