@@ -116,6 +116,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
                 services.spawn(fanout.overview_loop(services), "overview")
             if run_worker:
                 worker = Worker(engine, store, settings)
+            app.state.worker = worker
             for plugin in app.state.plugins:
                 teardown = await plugin(services, worker)
                 if teardown is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
     from chatd.seeker import SeekerConnection
 
 log = get_logger(__name__)
+STOP_WAIT_S = 1.0
+STOP_TRIES = 5
 
 
 @dataclass
@@ -52,12 +53,27 @@ class Services:
         return task
 
     async def stop_tasks(self) -> None:
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_all(list(self.tasks))
 
     def supervisors(self) -> list[PeerConnection]:
         return [p for p in self.peers if p.supporter.is_supervisor]
+
+
+async def stop_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel every task and wait for it. On Python 3.11 a cancellation that lands just as an
+    ``asyncio.timeout`` inside redis-py expires is turned into TimeoutError and lost: the task
+    (a worker loop) carries on, and a shutdown waiting for it would wait forever (seen in the
+    tests: 15 s, then the server's stop timed out and leaked its sockets). So a task still
+    running after ``STOP_WAIT_S`` is cancelled again, up to ``STOP_TRIES`` times."""
+    for _ in range(STOP_TRIES):
+        pending = [task for task in tasks if not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=STOP_WAIT_S)
+    for task in tasks:
+        if not task.done():
+            log.error("process.task_would_not_stop", task=task.get_name())
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("process.task_failed", task=task.get_name(), error=type(task.exception()).__name__)

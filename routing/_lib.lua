@@ -21,6 +21,7 @@ K.on_shift = P .. ':peers:on'
 K.shifting = P .. ':peers:shift'
 K.timers = P .. ':timers'
 K.wake = P .. ':wake'
+K.worker = P .. ':worker'
 K.sms_events = P .. ':sms:events'
 K.stats = P .. ':stats'
 function K.ch_seeker(c) return P .. ':ev:s:' .. c end

@@ -21,6 +21,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:offer:{o}           hash   conv, peer, expires, from
     P:timers              zset   "kind|arg" -> deadline ms; the worker owns them
     P:wake                list   nudges for the worker's matching loop (trimmed to 16)
+    P:worker              string the worker lease: the token of the one worker working (TTL)
     P:sess:{sha256}       hash   username, created: a console session (TTL)
     P:user:{u}:sess       set    the user's session hashes
     P:loginfail:{u}       string failed logins in the current window (TTL)
@@ -111,6 +112,10 @@ class Keys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def worker(self) -> str:
+        return f"{self.prefix}:worker"
 
     def session(self, h: str) -> str:
         return f"{self.prefix}:sess:{h}"

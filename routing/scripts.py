@@ -16,7 +16,7 @@ MAX_BATCH = 256  # calls in one pipeline at most
 BATCH_TIMEOUT_S = 30.0
 
 SCRIPT_NAMES = ("append", "offer", "accept", "release_offer", "end", "release", "escalate",
-                "shift", "presence", "forget", "debrief_end", "assigned", "match")
+                "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease")
 
 
 def script_source(name: str) -> str:

@@ -5,20 +5,29 @@ worker carries on where the last one stopped. A handler runs at least once: it r
 timer only after it ran, and every handler is safe to repeat because the Lua step behind it
 checks the state first. One loop does everything, in order: wait for a nudge or the next
 deadline, run due timers, match, and now and then sweep dead processes and purge old texts.
+
+**One worker works at a time**, by a lease in Redis (``P:worker``, ``lease.lua``): a second
+``chatd worker`` (a rolling deploy, a standby, a mistaken scale-up) waits until the lease is
+released by a worker that stops, or lapses ``LEASE_S`` after a worker was killed or cut off
+from Redis. The worker renews it every ``RENEW_EVERY_S``; one that cannot renew it in time, or
+finds it taken, stops its loop (the SMS consumer watches :attr:`Worker.leading`) and waits again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
 from routing.archive import archive, purge
-from routing.engine import Engine
+from routing.engine import Engine, new_id
 from routing.errors import RoutingError
 from routing.states import ShiftAction, ShiftState
 
@@ -28,8 +37,15 @@ TIMER_BATCH = 200
 SWEEP_EVERY_S = 5.0
 PURGE_EVERY_S = 3600.0
 RETRY_LATER_MS = 5000
+LEASE_S = 6.0  # a killed worker's standby takes over within this (plus STANDBY_POLL_S)
+RENEW_EVERY_S = 2.0
+STANDBY_POLL_S = 1.0
 
 TimerHandler = Callable[[str], Awaitable[None]]
+
+
+class LeaseLost(Exception):
+    """The worker lease lapsed or another worker holds it: stop working and wait again."""
 
 
 def _s(v: Any) -> str:
@@ -49,13 +65,84 @@ class Worker:
         }
         self._last_sweep = 0.0
         self._last_purge = 0.0
+        self.token = new_id()
+        self._leading = asyncio.Event()
 
     def add_handler(self, kind: str, handler: TimerHandler) -> None:
         """Another part (the SMS bridge) owns a timer kind of its own."""
         self.handlers[kind] = handler
 
+    @property
+    def leading(self) -> bool:
+        """Whether this worker holds the lease (and does the work) now."""
+        return self._leading.is_set()
+
+    async def wait_leading(self) -> None:
+        """Until this worker holds the lease: another part's loop that must run in one worker
+        only (the SMS consumer) waits here, and checks :attr:`leading` as it goes."""
+        await self._leading.wait()
+
     async def run(self) -> None:
+        """Wait for the lease, then work while holding it; wait again if it is lost."""
         log.info("worker.started")
+        while True:
+            await self._take_lease()
+            self._leading.set()
+            log.info("worker.leading")
+            failed = False
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._keep_lease(), name="worker-lease")
+                    group.create_task(self._loop(), name="worker-loop")
+            except* LeaseLost:
+                log.warning("worker.lease_lost")
+            except* Exception as errors:
+                # The loop or the lease keeper failed (a bug): hand over, and start again.
+                log.error("worker.task_failed", errors=[type(e).__name__ for e in errors.exceptions])
+                failed = True
+            finally:
+                self._leading.clear()
+                await self._release_lease()
+            if failed:
+                await asyncio.sleep(RENEW_EVERY_S)  # not a tight loop of failures
+
+    async def _take_lease(self) -> None:
+        said = False
+        while True:
+            try:
+                if await self._lease("take") == 1:
+                    return
+                if not said:
+                    log.info("worker.standby", reason="another worker holds the lease")
+                    said = True
+            except (RedisError, OSError) as exc:
+                log.warning("worker.lease_unavailable", error=type(exc).__name__)
+            await asyncio.sleep(STANDBY_POLL_S)
+
+    async def _keep_lease(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            try:
+                held = await asyncio.wait_for(self._lease("renew"), RENEW_EVERY_S)
+            except (RedisError, OSError, TimeoutError) as exc:
+                # Not renewed in time, the lease may lapse and a standby take over: stop first.
+                if time.monotonic() - renewed >= LEASE_S - RENEW_EVERY_S:
+                    raise LeaseLost from exc
+                continue
+            if held != 1:
+                raise LeaseLost
+            renewed = time.monotonic()
+
+    async def _release_lease(self) -> None:
+        """Hand over at once (a standby need not wait for the lease to lapse); best effort."""
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._lease("release"), RENEW_EVERY_S)
+
+    async def _lease(self, action: str) -> int:
+        return int(await self.engine.scripts.call("lease", action, self.token, int(LEASE_S * 1000)))
+
+    async def _loop(self) -> None:
         backoff_s = 0.1
         while True:
             try:

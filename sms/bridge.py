@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from chatd.services import Services
+from chatd.services import Services, stop_all
 from config.logging import get_logger
 from config.settings import Settings
 from routing import texts as routing_texts
@@ -295,16 +295,25 @@ class SmsBridge:
                             **({"code": code} if code else {}), "replay": True})
                 for seq, (state, code) in sorted(receipts.items())]
 
-    async def consume(self) -> None:
-        """The worker's loop over SMS conversations' seeker-facing events."""
-        k = self.services.keys
-        # Events a killed worker was handling are handled again first (at least once).
-        while (leftover := await self.redis.lindex(self.keys.processing, 0)) is not None:
-            await self._event_safely(leftover)
-            await self.redis.lpop(self.keys.processing)
-        backoff_s = 0.1
+    async def consume(self, worker: Worker) -> None:
+        """The worker's loop over SMS conversations' seeker-facing events, while it holds the
+        worker lease (one consumer at a time: the processing list is shared)."""
         while True:
+            await worker.wait_leading()
+            await self._consume_while_leading(worker)
+
+    async def _consume_while_leading(self, worker: Worker) -> None:
+        k = self.services.keys
+        backoff_s = 0.1
+        recovered = False
+        while worker.leading:
             try:
+                if not recovered:
+                    # Events a killed worker was handling are handled again first (at least once).
+                    while (leftover := await self.redis.lindex(self.keys.processing, 0)) is not None:
+                        await self._event_safely(leftover)
+                        await self.redis.lpop(self.keys.processing)
+                    recovered = True
                 raw = await self.redis.blmove(k.sms_events, self.keys.processing, 1, "LEFT", "RIGHT")
                 if raw is not None:
                     event = raw.decode() if isinstance(raw, bytes) else raw
@@ -420,14 +429,14 @@ async def plugin(services: Services, worker: Worker | None) -> Any:
     consumer: asyncio.Task[None] | None = None
     if worker is not None:
         worker.add_handler("smsidle", bridge.idle)
+        # The consumer works in the one worker holding the lease; the outbox in every worker
+        # (its own leases keep each conversation's texts in order).
+        consumer = asyncio.create_task(bridge.consume(worker), name="sms-consumer")
         outbox.start()
-        consumer = asyncio.create_task(bridge.consume(), name="sms-consumer")
 
     async def teardown() -> None:
         if consumer is not None:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            await stop_all([consumer])
         await outbox.aclose()
         await sender.aclose()
         if simulator is not None:

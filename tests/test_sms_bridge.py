@@ -315,8 +315,8 @@ async def test_delivery_states_follow_the_conversation_to_a_new_console(
 
     async def replayed(ws: Any, kind: str) -> set[tuple[int, str, str | None]]:
         await ws.next(kind, conversation=conv)
-        frames = [await ws.next("delivery", conversation=conv) for _ in expected]
-        assert all(f["replay"] is True for f in frames)
+        # Live delivery frames may come too (the texter is told a new peer joined, by text).
+        frames = [await ws.next("delivery", conversation=conv, replay=True) for _ in expected]
         return {(f["seq"], f["state"], f.get("code")) for f in frames}
 
     await alice.close()
