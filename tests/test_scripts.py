@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -14,6 +15,21 @@ from routing.scripts import Scripts
 from tests.conftest import RedisServer
 
 
+@pytest.fixture
+def prefix() -> str:
+    """Each test's own key prefix on the session's Redis."""
+    return f"scripts-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 async def _peers(redis: Redis, k: Keys, n: int) -> list[str]:
     names = [f"p{i}" for i in range(n)]
     for name in names:
@@ -21,86 +37,65 @@ async def _peers(redis: Redis, k: Keys, n: int) -> list[str]:
     return names
 
 
-async def test_concurrent_calls_each_get_their_own_reply_and_errors_stay_their_own(
-        redis_server: RedisServer) -> None:
-    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
+async def test_concurrent_calls_each_get_their_own_reply_and_errors_stay_their_own(redis: Redis, prefix: str) -> None:
     k = Keys(prefix)
-    redis = Redis.from_url(redis_server.url)
-    try:
-        names = await _peers(redis, k, 200)
-        scripts = Scripts(redis, prefix)
-        for i in range(0, 200, 2):  # half the conversations are waiting, half do not exist
-            await redis.hset(k.conv(f"c{i}"), mapping={"state": "waiting", "channel": "web", "queued": 1})
+    names = await _peers(redis, k, 200)
+    scripts = Scripts(redis, prefix)
+    for i in range(0, 200, 2):  # half the conversations are waiting, half do not exist
+        await redis.hset(k.conv(f"c{i}"), mapping={"state": "waiting", "channel": "web", "queued": 1})
 
-        calls = [scripts.call("offer", f"c{i}", names[i], f"o{i}", 1000, 31_000) for i in range(200)]
-        calls.append(scripts.call("offer"))  # too few arguments: a Lua error, for this call only
-        replies = await asyncio.gather(*calls, return_exceptions=True)
-        assert isinstance(replies[-1], ResponseError)
-        for i, reply in enumerate(replies[:-1]):
-            assert not isinstance(reply, BaseException), reply
-            assert [x.decode() for x in reply] == (["ok"] if i % 2 == 0 else ["err", "conv_busy"])
-        assert await redis.hget(k.offer("o10"), "peer") == b"p10"
-    finally:
-        await redis.aclose()
+    calls = [scripts.call("offer", f"c{i}", names[i], f"o{i}", 1000, 31_000) for i in range(200)]
+    calls.append(scripts.call("offer"))  # too few arguments: a Lua error, for this call only
+    replies = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(replies[-1], ResponseError)
+    for i, reply in enumerate(replies[:-1]):
+        assert not isinstance(reply, BaseException), reply
+        assert [x.decode() for x in reply] == (["ok"] if i % 2 == 0 else ["err", "conv_busy"])
+    assert await redis.hget(k.offer("o10"), "peer") == b"p10"
 
 
-async def test_a_batch_recovers_from_a_flushed_script_cache(redis_server: RedisServer) -> None:
+async def test_a_batch_recovers_from_a_flushed_script_cache(redis: Redis, prefix: str) -> None:
     """After a Redis restart the scripts are gone (NOSCRIPT): every call of a batch still runs."""
-    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
     k = Keys(prefix)
-    redis = Redis.from_url(redis_server.url)
-    try:
-        names = await _peers(redis, k, 50)
-        scripts = Scripts(redis, prefix)
-        await scripts.call("offer", "none", "p0", "o-warm", 1000, 31_000)  # loaded once
-        await redis.script_flush()
-        replies = await asyncio.gather(*(scripts.call("offer", "none", n, f"o{n}", 1000, 31_000) for n in names))
-        assert all([x.decode() for x in r] == ["err", "conv_busy"] for r in replies)
-    finally:
-        await redis.aclose()
+    names = await _peers(redis, k, 50)
+    scripts = Scripts(redis, prefix)
+    await scripts.call("offer", "none", "p0", "o-warm", 1000, 31_000)  # loaded once
+    await redis.script_flush()
+    replies = await asyncio.gather(*(scripts.call("offer", "none", n, f"o{n}", 1000, 31_000) for n in names))
+    assert all([x.decode() for x in r] == ["err", "conv_busy"] for r in replies)
 
 
-async def test_a_cancelled_caller_leaves_the_others_their_replies(redis_server: RedisServer) -> None:
-    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
-    redis = Redis.from_url(redis_server.url)
-    try:
-        scripts = Scripts(redis, prefix)
-        calls = [asyncio.ensure_future(scripts.call("offer", "none", "p", f"o{i}", 1000, 31_000)) for i in range(20)]
-        calls[3].cancel()
-        done = await asyncio.gather(*calls, return_exceptions=True)
-        assert isinstance(done[3], asyncio.CancelledError)
-        assert all(not isinstance(r, BaseException) for i, r in enumerate(done) if i != 3)
-        assert [x.decode() for x in await scripts.call("offer", "none", "p", "o-after", 1000, 31_000)] == \
-            ["err", "conv_busy"]
-    finally:
-        await redis.aclose()
+async def test_a_cancelled_caller_leaves_the_others_their_replies(redis: Redis, prefix: str) -> None:
+    scripts = Scripts(redis, prefix)
+    calls = [asyncio.ensure_future(scripts.call("offer", "none", "p", f"o{i}", 1000, 31_000)) for i in range(20)]
+    calls[3].cancel()
+    done = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(done[3], asyncio.CancelledError)
+    assert all(not isinstance(r, BaseException) for i, r in enumerate(done) if i != 3)
+    assert [x.decode() for x in await scripts.call("offer", "none", "p", "o-after", 1000, 31_000)] == \
+        ["err", "conv_busy"]
 
 
 @pytest.mark.parametrize("n", [1, 300])
-async def test_calls_of_one_task_stay_in_order(redis_server: RedisServer, n: int) -> None:
+async def test_calls_of_one_task_stay_in_order(redis: Redis, prefix: str, n: int) -> None:
     """A conversation's messages get seqs in the order one task sent them, alone or among many."""
-    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
     k = Keys(prefix)
-    redis = Redis.from_url(redis_server.url)
-    try:
-        scripts = Scripts(redis, prefix)
-        for c in range(n):
-            await redis.hset(k.conv(f"c{c}"), mapping={"state": "active", "channel": "web", "peer": "p"})
+    scripts = Scripts(redis, prefix)
+    for c in range(n):
+        await redis.hset(k.conv(f"c{c}"), mapping={"state": "active", "channel": "web", "peer": "p"})
 
-        async def writer(c: int) -> list[int]:
-            seqs = []
-            for j in range(5):
-                reply = await scripts.call("append", f"c{c}", "system", f"id{j}", f"text {j}", "t", 1000, "",
-                                           300_000, "0", 3_600_000, "", 30_000)
-                seqs.append(int(reply[1]))
-            return seqs
+    async def writer(c: int) -> list[int]:
+        seqs = []
+        for j in range(5):
+            reply = await scripts.call("append", f"c{c}", "system", f"id{j}", f"text {j}", "t", 1000, "",
+                                       300_000, "0", 3_600_000, "", 30_000)
+            seqs.append(int(reply[1]))
+        return seqs
 
-        results = await asyncio.gather(*(writer(c) for c in range(n)))
-        assert all(seqs == [1, 2, 3, 4, 5] for seqs in results)
-        texts = [m async for m in _log(redis, k.log("c0"))]
-        assert texts == [f"text {j}" for j in range(5)]
-    finally:
-        await redis.aclose()
+    results = await asyncio.gather(*(writer(c) for c in range(n)))
+    assert all(seqs == [1, 2, 3, 4, 5] for seqs in results)
+    texts = [m async for m in _log(redis, k.log("c0"))]
+    assert texts == [f"text {j}" for j in range(5)]
 
 
 async def _log(redis: Redis, key: str):  # type: ignore[no-untyped-def]
@@ -110,11 +105,9 @@ async def _log(redis: Redis, key: str):  # type: ignore[no-untyped-def]
 
 
 async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
-        redis_server: RedisServer) -> None:
+        redis: Redis, prefix: str, redis_server: RedisServer) -> None:
     """At shutdown the sender is stopped: a call whose reply never came, and one waiting behind
     it, each get an error; a call made afterwards starts a new sender."""
-    prefix = f"scripts-{uuid.uuid4().hex[:6]}"
-    redis = Redis.from_url(redis_server.url)
     pauser = Redis.from_url(redis_server.url)
     try:
         scripts = Scripts(redis, prefix)
@@ -132,4 +125,3 @@ async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
         assert [x.decode() for x in reply] == ["err", "conv_busy"]
     finally:
         await pauser.aclose()
-        await redis.aclose()
