@@ -275,10 +275,11 @@ class Connection:
         except RoutingError as exc:
             self.send(error_frame(exc.code, exc.message, **exc.details))
         except (RedisError, OSError, TimeoutError, sqlite3.OperationalError) as exc:
-            # Redis (or the database) is away: nothing was acknowledged, the socket stays, and
-            # the client retries with the same client_id, which stores the message once.
+            # Redis (or the database) is away or late: nothing was acknowledged (the step may
+            # still land), the socket stays, and the client retries with the same client_id,
+            # which stores the message once with every step it triggers (append.lua).
             log.warning("socket.backend_unavailable", kind=self.kind, error=type(exc).__name__)
-            self.send_error("unavailable", "the service is briefly unavailable: nothing was stored, try again")
+            self.send_error("unavailable", "briefly unavailable: nothing was acknowledged, send it again")
 
     async def _cleanup(self) -> None:
         # Detaching must happen, or a closed socket stays "attached" and its grace timer never

@@ -178,15 +178,10 @@ class SeekerConnection(Connection):
             raise
         self.mark_seen(conv, result.seq)
         self.send(wire.frame("ack", client_id=msg.client_id, seq=result.seq))
-        if result.duplicate:
-            return
         if result.queued:
             log.info("conversation.queued", conversation=conv, risk=risk)
-            if result.peers_on_shift == 0:
-                await services.engine.escalate(conv, "no_peer_on_shift")
-                log.info("conversation.escalated", conversation=conv, reason="no_peer_on_shift")
-        if risk and await services.engine.escalate(conv, "risk"):
-            log.info("conversation.escalated", conversation=conv, reason="risk")
+        for reason in result.escalated:
+            log.info("conversation.escalated", conversation=conv, reason=reason)
 
 
 def _text(value: bytes | str | None) -> str:

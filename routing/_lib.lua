@@ -24,6 +24,7 @@ K.wake = P .. ':wake'
 K.worker = P .. ':worker'
 K.sms_events = P .. ':sms:events'
 K.stats = P .. ':stats'
+function K.once(id) return P .. ':once:' .. id end
 function K.ch_seeker(c) return P .. ':ev:s:' .. c end
 function K.ch_monitor(c) return P .. ':ev:m:' .. c end
 function K.ch_peer(u) return P .. ':ev:p:' .. u end
@@ -216,4 +217,45 @@ local function match_pass(now_ms, timeout_ms, limit, ids, first)
     end
   end
   return made, 0
+end
+
+-- Escalate conv for reason (CONTRACT.md section 5): record it, give the seeker the crisis line
+-- (the text in the conversation's language, from the settings' texts in CONST), alert the
+-- supervisors, tell the assigned peer and monitors. Risk also moves a queued conversation to
+-- the front. Automatic reasons fire once per conversation; a peer may escalate as often as
+-- needed. Returns nil when done, else why not: 'unknown' | 'ended' | 'not_queued' | 'dup'.
+local function escalate_conv(conv, reason, now_ms, only_if_queued)
+  local c = redis.call('HMGET', K.conv(conv), 'state', 'escalated', 'peer', 'queued', 'channel', 'lang')
+  local state = c[1]
+  if not state then return 'unknown' end
+  if state == 'ended' then return 'ended' end
+  local queued = (state == 'waiting' or state == 'offered')
+  if only_if_queued and not queued then return 'not_queued' end
+  local escalated = c[2] or ''
+  if reason ~= 'peer' and string.find(',' .. escalated .. ',', ',' .. reason .. ',', 1, true) then
+    return 'dup'
+  end
+  redis.call('RPUSH', K.esc(conv), reason .. '|' .. now_ms)
+  redis.call('HSET', K.conv(conv), 'escalated', (escalated == '') and reason or (escalated .. ',' .. reason))
+  redis.call('HINCRBY', K.stats, 'escalations_' .. reason, 1)
+  if reason == 'risk' then
+    redis.call('HSET', K.conv(conv), 'risk', '1')
+    if queued then
+      redis.call('HSET', K.conv(conv), 'band', 0)
+      redis.call('ZADD', K.queue, 'XX', score(0, num(c[4])), conv)
+    end
+  end
+  local texts = (CONST.escalation or {})[reason] or {}
+  to_seeker(conv, 0, cjson.encode({type = 'escalation', reason = reason, crisis_line = CONST.crisis_line,
+                                   crisis_email = CONST.crisis_email,
+                                   text = texts[c[6] or 'en'] or texts.en or ''}), c[5] or '')
+  local alert = cjson.encode({type = 'alert', conversation = conv, reason = reason, channel = c[5],
+                              state = state, peer = (c[3] and c[3] ~= '') and c[3] or cjson.null})
+  redis.call('PUBLISH', K.ch_sup, envelope(0, conv, alert))
+  to_monitors(conv, 0, cjson.encode({type = 'escalation', conversation = conv, reason = reason}))
+  if state == 'active' and c[3] and c[3] ~= '' then
+    to_peer(c[3], conv, 0, cjson.encode({type = 'escalation', conversation = conv, reason = reason}))
+  end
+  queue_changed()
+  return nil
 end

@@ -1,18 +1,30 @@
--- append: store one message in a conversation; the seeker's first message queues it.
+-- append: store one message in a conversation, and every step it triggers, in one atomic step:
+-- the seeker's first message queues the conversation (escalated at once when no peer is on
+-- shift), and a seeker's text that matched the risk list escalates it. So a retry with the same
+-- client_id (after a timeout, an 'unavailable', a Twilio webhook retry) finds everything done or
+-- nothing done: a partial first attempt cannot make the retry skip a step.
 -- KEYS: none (built from the prefix, see _lib.lua)
 -- ARGV: 1 prefix, 2 conv, 3 sender (seeker|peer|system), 4 client_id ('' for none), 5 text,
 --       6 at (ISO 8601), 7 now_ms, 8 acting peer ('' unless sender is peer), 9 wait_escalate_ms,
 --       10 risk ('1' when the text matched the risk list), 11 SMS idle ms (restarts an SMS
---       conversation's idle timer), 12 an offer id ('' for none), 13 offer timeout ms
--- Returns: {'ok', seq} | {'dup', seq} | {'queued', seq, peers_on_shift} | {'err', code}
+--       conversation's idle timer), 12 an offer id ('' for none), 13 offer timeout ms,
+--       14 once TTL seconds: when > 0, client_id is unique across conversations (an SMS
+--       MessageSid) and is remembered that long under P:once:<client_id>, checked first
+-- Returns: {'ok', seq, escalated} | {'dup', seq} | {'queued', seq, peers_on_shift, escalated} |
+--          {'err', code}; escalated: the reasons escalated by this call, comma-separated
 local conv, sender, cid, text, at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now_ms, actor, wait_ms = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local f = msg_fields(conv)
 local state, channel = f[1], f[3] or ''
 if not state then return {'err', 'unknown'} end
+local once_ttl = tonumber(ARGV[14]) or 0
 if cid ~= '' then
   -- Checked before the state: a retried send of a stored message gets its ack even after the end.
   local seen = redis.call('HGET', K.cids(conv), cid)
+  if not seen and once_ttl > 0 then
+    seen = redis.call('GET', K.once(cid))
+    if seen then seen = string.match(seen, '|(%d+)$') end
+  end
   if seen then return {'dup', tonumber(seen)} end
 end
 if state == 'ended' then return {'err', 'ended'} end
@@ -20,7 +32,10 @@ if sender == 'peer' and (state ~= 'active' or f[2] ~= actor) then
   return {'err', 'not_allowed'}
 end
 local seq = append_msg(conv, sender, text, at, f)
-if cid ~= '' then redis.call('HSET', K.cids(conv), cid, seq) end
+if cid ~= '' then
+  redis.call('HSET', K.cids(conv), cid, seq)
+  if once_ttl > 0 then redis.call('SET', K.once(cid), conv .. '|' .. seq, 'EX', once_ttl) end
+end
 redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
 redis.call('HSET', K.conv(conv), 'last', now_ms)
 if channel == 'sms' then
@@ -38,6 +53,15 @@ if state == 'new' and sender == 'seeker' then
   -- head first); the worker, woken, makes any further offers and keeps the timers.
   if ARGV[12] ~= '' then match_pass(now_ms, tonumber(ARGV[13]), MATCH_SCAN_LIMIT, {ARGV[12]}, 1) end
   wake()
-  return {'queued', seq, redis.call('SCARD', K.on_shift)}
+  local on_shift = redis.call('SCARD', K.on_shift)
+  local escalated = {}
+  if on_shift == 0 and not escalate_conv(conv, 'no_peer_on_shift', now_ms, false) then
+    escalated[#escalated + 1] = 'no_peer_on_shift'
+  end
+  if ARGV[10] == '1' and not escalate_conv(conv, 'risk', now_ms, false) then escalated[#escalated + 1] = 'risk' end
+  return {'queued', seq, on_shift, table.concat(escalated, ',')}
 end
-return {'ok', seq}
+if sender == 'seeker' and ARGV[10] == '1' and not escalate_conv(conv, 'risk', now_ms, false) then
+  return {'ok', seq, 'risk'}
+end
+return {'ok', seq, ''}

@@ -60,18 +60,30 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _reasons(raw: Any) -> tuple[str, ...]:
+    return tuple(r for r in _s(raw).split(",") if r)
+
+
 def _err(reply: list[Any]) -> RoutingError:
     code = _s(reply[1])
     public, message = _ERROR_MESSAGES.get(code, ("not_allowed", code.replace("_", " ")))
     return RoutingError(public, message)
 
 
+ESCALATION_REASONS = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
+    """What one append did: the message's seq; ``duplicate`` when the client_id was stored
+    before (nothing was done again); ``queued`` when it put the conversation in the queue;
+    ``escalated``: the reasons it escalated the conversation for, in this same atomic step."""
+
     seq: int
     duplicate: bool = False
     queued: bool = False
     peers_on_shift: int = 0
+    escalated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,15 @@ class ConvInfo:
     risk: bool
 
 
+def script_constants(settings: Settings) -> dict[str, Any]:
+    """What the scripts say themselves: the crisis line and email, and the escalation frame's
+    text for each reason in each language (CONTRACT.md section 2, ``escalation``)."""
+    line, email = settings.crisis_line, settings.crisis_email
+    return {"crisis_line": line, "crisis_email": email,
+            "escalation": {reason: {lang: texts.escalation_text(reason, lang, line, email) for lang in ("en", "fr")}
+                           for reason in ESCALATION_REASONS}}
+
+
 class Engine:
     """Live routing state in Redis, changed only through the Lua scripts."""
 
@@ -93,7 +114,7 @@ class Engine:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self.scripts = Scripts(redis, settings.key_prefix)
+        self.scripts = Scripts(redis, settings.key_prefix, script_constants(settings))
 
     # --- conversations ----------------------------------------------------------------------
     async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
@@ -141,20 +162,28 @@ class Engine:
         return out[after_seq:]
 
     async def append(self, conv: str, sender: str, text: str, *, client_id: str = "", actor: str = "",
-                     risk: bool = False) -> AppendResult:
-        """Store a message; acknowledged only once this returns (it is in Redis)."""
+                     risk: bool = False, once_ttl_s: int = 0) -> AppendResult:
+        """Store a message and run every step it triggers (queueing, escalation for no peer on
+        shift or for risk), atomically; acknowledged only once this returns (it is in Redis).
+
+        ``client_id`` makes a retry store nothing twice (the same result, ``duplicate``); with
+        ``once_ttl_s`` it is unique across conversations for that long (an SMS MessageSid).
+        Raises :class:`RoutingError` when the conversation is unknown or ended, or not the
+        acting peer's.
+        """
         reply = await self.scripts.call(
             "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
             int(self.settings.wait_escalate_s * 1000), "1" if risk else "0", int(self.settings.sms_idle_s * 1000),
-            new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000))
+            new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000), once_ttl_s)
         kind = _s(reply[0])
         if kind == "err":
             raise _err(reply)
         if kind == "dup":
             return AppendResult(seq=int(reply[1]), duplicate=True)
         if kind == "queued":
-            return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]))
-        return AppendResult(seq=int(reply[1]))
+            return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]),
+                                escalated=_reasons(reply[3]))
+        return AppendResult(seq=int(reply[1]), escalated=_reasons(reply[2]))
 
     async def end(self, conv: str, by: str, *, actor: str = "", outcome: str = "",
                   only_if_detached: bool = False) -> bool:
@@ -171,22 +200,17 @@ class Engine:
         return True
 
     async def escalate(self, conv: str, reason: str, *, only_if_queued: bool = False) -> bool:
-        """Escalate; returns False when it was a repeat of an automatic reason or not applicable."""
-        info = await self.info(conv)
-        if info is None:
-            raise RoutingError("unknown_conversation", "no such conversation")
-        s = self.settings
-        frame = json.dumps({"type": "escalation", "reason": reason, "crisis_line": s.crisis_line,
-                            "crisis_email": s.crisis_email,
-                            "text": texts.escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)},
-                           ensure_ascii=False)
-        reply = await self.scripts.call("escalate", conv, reason, now_ms(), frame,
-                                        "1" if only_if_queued else "0")
+        """Escalate (a peer's ``peer``, the worker's ``wait_timeout``); returns False when it
+        was a repeat of an automatic reason or not applicable. Raises :class:`RoutingError`
+        ``unknown_conversation`` for an unknown conversation."""
+        reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0")
         if _s(reply[0]) == "err":
-            if _s(reply[1]) in ("dup", "not_queued", "ended"):
+            why = _s(reply[1])
+            if why in ("dup", "not_queued", "ended"):
                 return False
+            if why == "unknown":
+                raise RoutingError("unknown_conversation", "no such conversation")
             raise _err(reply)
-        await self.redis.hincrby(self.keys.stats, f"escalations_{reason}", 1)
         return True
 
     async def forget(self, conv: str) -> None:

@@ -9,6 +9,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:conv:{c}:declined   set    peers who declined or let an offer of it expire
     P:conv:{c}:esc        list   "reason|ms" escalation records
     P:conv:{c}:notes      list   private notes and whispers, JSON {from, text, at, whisper}
+    P:once:{id}           string a client id unique across conversations (an SMS MessageSid)
+                                 whose work is done: "conv|seq" of its message, or "done" (TTL)
     P:resume:{sha256}     string conversation id of a seeker resume token (token never stored)
     P:queue               zset   waiting/offered conversations, score = band * 1e13 + queued ms
     P:live                set    conversations not yet ended
@@ -146,6 +148,9 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    def once(self, client_id: str) -> str:
+        return f"{self.prefix}:once:{client_id}"
 
     # --- pub/sub channels -------------------------------------------------------------------
     def ch_seeker(self, c: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
@@ -19,11 +20,19 @@ SCRIPT_NAMES = ("append", "offer", "accept", "release_offer", "end", "release", 
                 "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease")
 
 
-def script_source(name: str) -> str:
-    """The full source of one script: the shared helpers, then the script itself."""
+def script_source(name: str, constants: dict[str, Any] | None = None) -> str:
+    """The full source of one script: the constants, the shared helpers, then the script itself.
+
+    ``constants`` (JSON-able: the service's own texts and settings a script needs, such as the
+    escalation texts) become the Lua table ``CONST``. They are part of the source, so they cost
+    no argument per call; processes with the same settings load the same script (same SHA).
+    """
     pkg = resources.files("routing")
     lib = pkg.joinpath("_lib.lua").read_text(encoding="utf-8")
-    return lib + "\n" + pkg.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    # ASCII-only JSON, then escaped as a Lua string literal: no byte of the texts can end it.
+    literal = json.dumps(constants or {}, ensure_ascii=True).replace("\\", "\\\\").replace('"', '\\"')
+    preamble = f'local CONST = cjson.decode("{literal}")\n'
+    return preamble + lib + "\n" + pkg.joinpath(f"{name}.lua").read_text(encoding="utf-8")
 
 
 class Scripts:
@@ -38,11 +47,11 @@ class Scripts:
     Each call gets its own reply or error; calls of one task stay in order.
     """
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, constants: dict[str, Any] | None = None) -> None:
         self.prefix = prefix
         self.redis = redis
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES}
+            name: redis.register_script(script_source(name, constants)) for name in SCRIPT_NAMES}
         self._batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
         self._sender: asyncio.Task[None] | None = None
 

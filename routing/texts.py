@@ -39,6 +39,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fr": ("Désolés de l'attente. Vous pouvez continuer d'attendre, ou joindre la ligne 24/7 "
                "maintenant : {line} ({email}). En cas de danger, composez le 911."),
     },
+    "media_not_shown": {
+        "en": ("A picture was sent, but pictures can't be seen or kept here. Please say in words "
+               "what you want to share."),
+        "fr": ("Une image a été envoyée, mais les images ne peuvent pas être vues ni conservées ici. "
+               "Dites-nous en mots ce que vous voulez partager."),
+    },
 }
 
 
@@ -55,6 +61,13 @@ def text(key: str, lang: str, **values: str) -> str:
     """The text ``key`` in ``lang`` (English when the language is unknown)."""
     variants = _TEXTS[key]
     return variants.get(lang, variants["en"]).format(**values)
+
+
+def text_for(key: str, lang: str | None, **values: str) -> str:
+    """The text ``key`` in ``lang``, or in English then French when the language is not known."""
+    if lang is None:
+        return f"{text(key, 'en', **values)}\n\n{text(key, 'fr', **values)}"
+    return text(key, lang, **values)
 
 
 def escalation_text(reason: str, lang: str, line: str, email: str) -> str:

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -54,10 +55,23 @@ MAX_BODY = 1600 * 2
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 OPEN_ATTEMPTS = 3
 WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
+MEDIA_SUFFIX = ":media"  # the client id of the line saying a text's picture was not shown: MessageSid + this
+# Twilio's message SIDs: "SM" (SMS) or "MM" (MMS) and 32 hex digits; any id-safe token is taken.
+_SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
 
 
 def _str(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+
+
+def is_blank(text: str) -> bool:
+    return not text.strip()
+
+
+def _media_count(raw: str) -> int:
+    """Twilio's ``NumMedia``: how many pictures (or other media) came with the text; 0 when
+    absent or not a number (``MediaUrl0``… are never fetched)."""
+    return min(int(raw), 10) if raw.isascii() and raw.isdigit() else 0
 
 
 def twiml(text: str | None) -> Response:
@@ -90,9 +104,6 @@ class SmsKeysCore:
     def __init__(self, prefix: str) -> None:
         self.p = f"{prefix}:sms"
 
-    def sid(self, message_sid: str) -> str:
-        return f"{self.p}:sid:{message_sid}"
-
     def open(self, nhash: str) -> str:
         return f"{self.p}:open:{nhash}"
 
@@ -120,6 +131,14 @@ class SmsBridge:
 
     # --- inbound ----------------------------------------------------------------------------
     async def inbound(self, request: Request) -> Response:
+        """``POST /sms/inbound``: Twilio's Messaging webhook (CONTRACT.md section 4).
+
+        A ``MessageSid`` counts as seen only once its work is done: the text stored with every
+        step it triggers (one atomic append: queueing, escalation, the in-line notice's event),
+        or the keyword's action taken. Any failure before that answers 503 and leaves nothing
+        claimed, so Twilio's retry of the same ``MessageSid`` (docs/sms.md: connection
+        overrides) completes the work, exactly once.
+        """
         form = await request.form()
         items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
@@ -128,33 +147,43 @@ class SmsBridge:
             return PlainTextResponse("invalid signature\n", status_code=403)
         fields = dict(items)
         sid = fields.get("MessageSid", "")
-        number = normalise_e164(fields.get("From", ""))
-        if not sid or number is None:
+        if not _SID_RE.fullmatch(sid):
             log.warning("sms.inbound_malformed", has_sid=bool(sid))
             return twiml(None)
+        number = normalise_e164(fields.get("From", ""))
+        if number is None:
+            # A short code or an alphanumeric sender (a carrier's or a business's): no one to
+            # answer or pair. Counted and logged, never with the sender.
+            log.info("sms.sender_not_a_number", message_sid=sid)
+            await self._count("sms_sender_not_a_number")
+            return twiml(None)
         nhash = number_hash(self.settings.secret_key, number)
-        claimed = False
+        media = _media_count(fields.get("NumMedia", ""))
+        # Done means the text's last step is done: with a picture, the line saying it was not shown.
+        done = self.services.keys.once(sid + MEDIA_SUFFIX if media else sid)
         try:
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
-                # At-least-once webhooks: the first copy wins, on any process, even at the same
-                # moment; the number's open conversation and language come in the same step.
-                found = await self._lookup(keys=[self.keys.sid(sid), self.keys.open(nhash), self.keys.lang(nhash)],
-                                           args=[SID_TTL_S, self.services.keys.conv("")])
+                found = await self._lookup(keys=[done, self.keys.open(nhash), self.keys.lang(nhash)],
+                                           args=[self.services.keys.conv("")])
+                body = fields.get("Body", "")[:MAX_BODY]
                 if _str(found[0]) == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
-                    return twiml(None)
-                claimed = True
+                    # Answering again costs nothing and the first answer may never have arrived.
+                    return twiml(self.texts.help(None) if classify(body).intent == Intent.HELP else None)
                 conv, lang = _str(found[1]) or None, _str(found[2]) or None
-                reply = await self._handle(nhash, number, fields.get("Body", "")[:MAX_BODY], sid, conv,
-                                           Language(lang) if lang else None)
+                reply = await self._handle(nhash, number, body, sid, conv, Language(lang) if lang else None, media)
+                # Done: a copy arriving later is a duplicate. A stored text marked it already.
+                await self.redis.set(done, "done", ex=SID_TTL_S, nx=True)
         except Exception as exc:
-            # Not stored: let Twilio retry this MessageSid (503), and give the claim back.
+            # Not done: nothing is claimed, so Twilio's retry (503) does the work.
             log.warning("sms.inbound_failed", message_sid=sid, error=type(exc).__name__)
-            if claimed:
-                with contextlib.suppress(Exception):
-                    await self.redis.delete(self.keys.sid(sid))
             return PlainTextResponse("try again\n", status_code=503)
         return twiml(reply)
+
+    async def _count(self, counter: str) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
+                await self.redis.hincrby(self.services.keys.stats, counter, 1)
 
     async def open_conversation(self, nhash: str) -> str | None:
         raw = await self.redis.get(self.keys.open(nhash))
@@ -168,15 +197,23 @@ class SmsBridge:
         return conv
 
     async def _handle(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
-                      lang: Language | None) -> str | None:
+                      lang: Language | None, media: int) -> str | None:
+        """Act on one inbound text; the TwiML answer's text, if any. Every step is safe to
+        repeat: a retry after a failure part-way redoes what was not done and nothing twice.
+
+        While the number has an open conversation and is not opted out, its texts are that
+        conversation's words (a "Yes" answers the peer): only the opt-out keywords and
+        DELETE/SUPPRIMER act there, as carriers require, and HELP/AIDE is answered with the
+        crisis line *and* reaches the peer; FR/EN, while the texter's language is not known yet
+        (the in-line notice invites them), also choose it. An opted-out number's keywords
+        (START) always act.
+        """
         store, engine = self.services.store, self.services.engine
         c = classify(body)
-        if lang is None and c.language is not None and c.intent != Intent.TEXT:
+        if lang is None and c.language is not None and c.intent in (Intent.HELP, Intent.OPT_OUT, Intent.DELETE):
             # AIDE, ARRET, SUPPRIMER are French and HELP, DELETE English: answer in kind from now on.
             await self._set_lang(nhash, conv, c.language)
             lang = c.language
-        if c.intent == Intent.HELP:
-            return self.texts.help(lang or c.language)
         if c.intent == Intent.OPT_OUT:
             await store.set_opt_out(nhash, True, now_ms())
             if conv is not None:
@@ -184,35 +221,75 @@ class SmsBridge:
                 await engine.end(conv, "seeker", outcome="opted_out")
             log.info("sms.opted_out", conversation=conv)
             return None  # Twilio's Advanced Opt-Out sends the confirmation
+        if c.intent == Intent.DELETE:
+            await self._forget_number(nhash, conv)
+            return self.texts.deleted(lang or c.language)
+        if conv is not None and (c.intent == Intent.TEXT or not await store.is_opted_out(nhash)):
+            if not await self._to_conversation(nhash, number, body, sid, conv, lang, media):
+                return self.texts.media_not_shown(lang)
+            if c.intent == Intent.HELP:
+                return self.texts.help(lang)
+            if c.intent == Intent.LANGUAGE and lang is None and c.language is not None:
+                # The in-line notice of a texter whose language is not known asks "Reply FR".
+                await self._set_lang(nhash, conv, c.language)
+                return self.texts.language_set(c.language)
+            return None
+        if c.intent == Intent.HELP:
+            return self.texts.help(lang or c.language)
         if c.intent == Intent.OPT_IN:
             await store.set_opt_out(nhash, False, now_ms())
             log.info("sms.opted_in")
             return self.texts.opted_in(lang or c.language)
-        if c.intent == Intent.DELETE:
-            await self._forget_number(nhash, conv)
-            return self.texts.deleted(lang or c.language)
         if c.intent == Intent.LANGUAGE and c.language is not None:
             await self._set_lang(nhash, conv, c.language)
             return self.texts.language_set(c.language)
-        if not body.strip():
+        if is_blank(body):
+            if media:
+                # A picture with no words and no one to show it to: say so, and where help is.
+                log.info("sms.media_not_shown", in_conversation=False, media=media)
+                await self._count("sms_media_not_shown")
+                return self.texts.media_not_shown(lang)
             return None
+        await self._to_conversation(nhash, number, body, sid, None, lang, media)
+        return None
+
+    async def _to_conversation(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
+                               lang: Language | None, media: int) -> bool:
+        """The text's words (and a line saying a picture was not shown) into the number's open
+        conversation, opened and queued on first contact; each stored once per ``sid``.
+        False, storing nothing, for a picture with no words whose conversation just ended."""
         if conv is None:
             conv = await self._open(nhash, number, lang)
-        risk = self.services.risk.matches(body)
+        if not is_blank(body):
+            conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
+                                      risk=self.services.risk.matches(body))
+        if media:
+            # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
+            log.info("sms.media_not_shown", conversation=conv, media=media)
+            await self._count("sms_media_not_shown")
+            try:  # the line never opens a conversation of its own
+                await self.services.engine.append(conv, "system", routing_texts.text_for("media_not_shown", lang),
+                                                  client_id=sid + MEDIA_SUFFIX, once_ttl_s=SID_TTL_S)
+            except RoutingError:
+                return not is_blank(body)  # it ended this very moment: with no words, answer in TwiML
+        return True
+
+    async def _append(self, nhash: str, number: str, conv: str, lang: Language | None, sender: str, text: str,
+                      client_id: str, *, risk: bool = False) -> str:
+        """Append to ``conv``, or to a new conversation when it ended meanwhile; its id."""
+        engine = self.services.engine
         try:
-            result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
+            result = await engine.append(conv, sender, text, client_id=client_id, risk=risk, once_ttl_s=SID_TTL_S)
         except RoutingError:
             # It ended between our look and the append: open a new one for this text.
             await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
             conv = await self._open(nhash, number, lang)
-            result = await engine.append(conv, "seeker", body, client_id=sid, risk=risk)
+            result = await engine.append(conv, sender, text, client_id=client_id, risk=risk, once_ttl_s=SID_TTL_S)
         if result.queued:
             log.info("conversation.queued", conversation=conv, channel="sms", risk=risk)
-            if result.peers_on_shift == 0:
-                await engine.escalate(conv, "no_peer_on_shift")
-        if risk and not result.duplicate and await engine.escalate(conv, "risk"):
-            log.info("conversation.escalated", conversation=conv, reason="risk")
-        return None
+        for reason in result.escalated:
+            log.info("conversation.escalated", conversation=conv, reason=reason)
+        return conv
 
     async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
         await self.redis.set(self.keys.lang(nhash), lang.value, ex=LANG_TTL_S)

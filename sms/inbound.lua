@@ -1,15 +1,16 @@
 -- inbound: a webhook's lookups in one round trip (sms/bridge.py), atomically.
--- Claims the MessageSid (the first copy wins, on any process); finds the number's open
+-- Whether the MessageSid's work is done (a retry or a second copy of a text already handled:
+-- P:once:<sid>, written by the step that finishes it, never before); the number's open
 -- conversation, clearing a claim that names an ended or vanished one (compared and deleted
 -- here, so a claim made a moment ago by another process is never deleted); and the language:
 -- the conversation's, else the number's remembered one.
--- KEYS: 1 sid key, 2 open key, 3 number's language key.
--- ARGV: 1 sid TTL seconds, 2 conversation key prefix ("<prefix>:conv:").
+-- KEYS: 1 the MessageSid's once key, 2 open key, 3 number's language key.
+-- ARGV: 1 conversation key prefix ("<prefix>:conv:").
 -- Returns: {'dup'} | {'ok', conv or '', lang or ''}
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {'dup'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'dup'} end
 local conv = redis.call('GET', KEYS[2])
 if conv then
-  local h = redis.call('HMGET', ARGV[2] .. conv, 'state', 'sms_lang')
+  local h = redis.call('HMGET', ARGV[1] .. conv, 'state', 'sms_lang')
   if not h[1] or h[1] == 'ended' then
     redis.call('DEL', KEYS[2])
     conv = false

@@ -74,6 +74,15 @@ class SmsTexts:
               f"{self.crisis_line} ou {self.crisis_email}. Urgence : 911. Vous restez dans la file.")
         return _pick(lang, en, fr)
 
+    def media_not_shown(self, lang: Language | None) -> str:
+        """A picture (MMS) with no words, from a texter with no open conversation: pictures are
+        never fetched here, so ask for words, and say where help is."""
+        en = (f"We can't see pictures here. Please tell us in words what's going on, and a peer "
+              f"will text you back. 24/7 line: {self.crisis_line}. Emergency: 911.")
+        fr = (f"Nous ne pouvons pas voir les images ici. Dites-nous en mots ce qui se passe, et une "
+              f"personne aidante vous répondra. Ligne 24/7 : {self.crisis_line}. Urgence : 911.")
+        return _pick(lang, en, fr)
+
     def opted_out(self, lang: Language | None) -> str:
         """Confirmation of STOP/ARRET (sent by Twilio's Advanced Opt-Out, or the simulator)."""
         en = (f"You won't get more texts from us. Reply START to reach us again. "

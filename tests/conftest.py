@@ -137,13 +137,15 @@ class Harness:
     servers: list[Running] = field(default_factory=list)
     sockets: list[WS] = field(default_factory=list)
 
-    async def start(self, *, worker: bool = True, web: bool = True, **overrides: Any) -> Running:
-        """Start a chatd server sharing this test's Redis prefix and SQLite file."""
+    async def start(self, *, worker: bool = True, web: bool = True, redis_url: str | None = None,
+                    **overrides: Any) -> Running:
+        """Start a chatd server sharing this test's Redis prefix and SQLite file (through
+        ``redis_url`` when given: a proxy to the same Redis)."""
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         settings = self.settings.with_changes(port=port, public_url=f"http://127.0.0.1:{port}", **overrides)
-        app = create_app(settings, self.redis_server.url, run_worker=worker, run_web=web)
+        app = create_app(settings, redis_url or self.redis_server.url, run_worker=worker, run_web=web)
         # A bounded graceful shutdown, as `chatd web` has: without it a stop could wait for a
         # connection forever, the stop timed out, and the app's Redis and sockets leaked.
         config = uvicorn.Config(app, ws_max_size=64 * 1024, ws_per_message_deflate=False, log_config=None,

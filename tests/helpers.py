@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+import structlog
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -16,6 +20,19 @@ TIME_FACTOR = float(os.environ.get("CHATD_TEST_TIME_FACTOR", "1"))
 
 def t(seconds: float) -> float:
     return seconds * TIME_FACTOR
+
+
+@contextlib.contextmanager
+def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every log event of every level while the block runs, whatever the suite's logging
+    configuration filters out (structlog's ``capture_logs``)."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(**saved)
 
 
 class WS:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-import structlog
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +22,7 @@ from sms.outbox import DeliveryState, Enqueued, Outbox, RetryPolicy
 from sms.segments import split_message
 from sms.sender import TwilioSender
 from sms.twilio_server import DROP, LocalTwilio
+from tests.helpers import captured_logs
 
 ServeApp = Callable[[ASGIApp], contextlib.AbstractAsyncContextManager[str]]
 Report = tuple[str, int, DeliveryState, str | None]
@@ -360,10 +359,7 @@ async def test_logs_carry_no_phone_number_or_text(redis: Redis, sender: TwilioSe
                                                   quick_retry: RetryPolicy) -> None:
     local_twilio.fail_next(500)
     local_twilio.fail_next(400, code=21211)
-    saved = structlog.get_config()
-    # Capture every level, whatever the suite's logging configuration filters out.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET))
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         box = Outbox(redis, sender, settings, deliveries, retry=quick_retry, poll_s=0.05)
         box.start()
         try:
@@ -373,7 +369,6 @@ async def test_logs_carry_no_phone_number_or_text(redis: Redis, sender: TwilioSe
             await deliveries.wait("c1", 2, DeliveryState.SENT)
         finally:
             await box.aclose()
-            structlog.configure(**saved)
     assert {e["event"] for e in logs} >= {"sms.enqueue", "sms.retry", "sms.failed", "sms.part_sent"}
     dumped = repr(logs)
     assert "6135550100" not in dumped and "secret words" not in dumped
