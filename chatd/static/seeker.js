@@ -303,8 +303,9 @@ function connect() {
   welcomed = false;
   sock.addEventListener('open', () => {
     const token = session.get(K.token);
+    // After the last seq with no gap below it: a frame lost with the old socket is replayed.
     const hello = token
-      ? { type: 'hello', resume: token, last_seq: transcript.maxSeq }
+      ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
       : { type: 'hello', lang: i18n.lang };
     sock.send(JSON.stringify(hello));
   });
