@@ -47,14 +47,21 @@ PAGE_HEADERS = {
 # Static files may be cached but must be revalidated (ETag), so a deploy is seen at once.
 STATIC_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
 
+# What is confidential and what is not comes first, short enough that on a phone (390 x 844)
+# the part above the "---" is seen whole without scrolling; the details are folded under it.
 _NOTICE_EN = """\
-This chat connects you with a trained peer supporter: a member of the Defence Team \
-community with lived experience, trained to listen and to support. Peer supporters are not \
-counsellors, therapists or investigators, and this is not an emergency service. If you are \
-in danger right now, call 911.
+Confidential: what you write stays within the peer support team. A supervisor may read the \
+conversation to support your peer supporter and to keep you safe.
 
-You do not have to give your name, rank, unit or any detail that identifies you or anyone \
-else, and we will not ask for them.
+Not confidential: if you tell us that your life or someone else's is in immediate danger, \
+or that a child may be at risk, the peer supporter may have to contact emergency services \
+or the crisis line. Unsure what a peer may have to report? Ask before you share details.
+
+Peer supporters are members of the Defence Team community with lived experience, trained \
+to listen and to support, not to counsel or to investigate. This is not an emergency \
+service.
+
+---
 
 What is kept: the messages of this conversation are stored while it is open and {kept}, \
 then deleted automatically. A record without any message text (when the chat took place, \
@@ -63,37 +70,35 @@ statistics. When the chat has ended you can delete its messages at once. This pa
 nothing on your device after this browser tab is closed, and Quick exit clears it \
 immediately.
 
-What a peer supporter may have to act on: what you share stays with the peer support team, \
-within limits. If you tell us that your life or someone else's life is in immediate danger, \
-or that a child may be at risk, the peer supporter may have to contact emergency services \
-or the crisis line. A supervisor may read a conversation to support the peer supporter and \
-to keep you safe. If you are unsure what a peer may have to report, ask before you share \
-details."""
+You do not have to give your name, rank, unit or any detail that identifies you or anyone \
+else, and we will not ask for them. If you are in danger right now, call 911."""
 
 _NOTICE_FR = """\
-Ce clavardage vous met en contact avec un pair aidant formé : un membre de la communauté \
-de l'Équipe de la Défense qui a un vécu semblable et qui a été formé pour écouter et \
-soutenir. Les pairs aidants ne sont ni des conseillers, ni des thérapeutes, ni des \
-enquêteurs, et ce n'est pas un service d'urgence. Si vous êtes en danger en ce moment, \
-composez le 911.
+Confidentiel\u00a0: ce que vous écrivez reste au sein de l'équipe de soutien par les pairs. \
+Un superviseur peut lire la conversation pour soutenir votre pair aidant et assurer votre \
+sécurité.
 
-Vous n'avez pas à donner votre nom, votre grade, votre unité ni aucun détail qui pourrait \
-vous identifier, vous ou une autre personne, et nous ne vous les demanderons pas.
+Non confidentiel\u00a0: si vous nous dites que votre vie ou celle d'autrui est en danger \
+immédiat, ou qu'un enfant pourrait être en danger, le pair aidant pourrait devoir joindre \
+les services d'urgence ou la ligne de crise. En cas de doute, posez la question avant de \
+donner des détails.
 
-Ce qui est conservé : les messages de cette conversation sont gardés pendant qu'elle est \
+Les pairs aidants, des membres de l'Équipe de la Défense au vécu semblable, sont formés \
+pour écouter et soutenir, pas pour conseiller ni pour enquêter. Ce n'est pas un service \
+d'urgence.
+
+---
+
+Ce qui est conservé\u00a0: les messages de cette conversation sont gardés pendant qu'elle est \
 ouverte et {kept}, puis supprimés automatiquement. Un relevé sans aucun texte de message \
 (quand la conversation a eu lieu, sa durée, si elle a été dirigée vers la ligne de crise) \
 est conservé à des fins de statistiques. Une fois la conversation terminée, vous pouvez en \
 supprimer les messages immédiatement. Cette page ne garde rien sur votre appareil une fois \
 cet onglet fermé, et la sortie rapide efface tout sur-le-champ.
 
-Ce qu'un pair aidant pourrait devoir signaler : ce que vous confiez reste au sein de \
-l'équipe de soutien par les pairs, avec des limites. Si vous nous dites que votre vie ou \
-celle d'une autre personne est en danger immédiat, ou qu'un enfant pourrait être en danger, \
-le pair aidant pourrait devoir communiquer avec les services d'urgence ou la ligne de crise. \
-Un superviseur peut lire une conversation pour soutenir le pair aidant et pour assurer votre \
-sécurité. Si vous ne savez pas ce qu'un pair pourrait devoir signaler, demandez-le avant de \
-donner des détails."""
+Vous n'avez pas à donner votre nom, votre grade, votre unité ni aucun détail qui pourrait \
+vous identifier, vous ou une autre personne, et nous ne vous les demanderons pas. Si vous \
+êtes en danger en ce moment, composez le 911."""
 
 
 def default_notice(lang: str, retention_days: int) -> str:

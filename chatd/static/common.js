@@ -120,6 +120,30 @@ export function telHref(line) {
 }
 
 /**
+ * The seqs of one conversation this side has seen, as a message or as an ack of its own, and
+ * `contiguous`: the largest N such that every seq 1..N has been seen. A resume must ask for
+ * what comes after `contiguous`, not after the highest seq seen: frames can overtake one
+ * another (an own ack, seq 4, can arrive before the peer's message, seq 3, that the server
+ * stored first), and if the connection drops between them, resuming after 4 would never
+ * bring 3. Seqs seen above a gap are kept, so the replay that fills the gap can be shown
+ * without repeating them.
+ */
+export class SeenSeqs {
+  constructor() { this.clear(); }
+
+  clear() {
+    this.contiguous = 0;
+    this.above = new Set(); // seen, but with a gap below them
+  }
+
+  add(seq) {
+    if (!Number.isInteger(seq) || seq <= this.contiguous) return;
+    this.above.add(seq);
+    while (this.above.delete(this.contiguous + 1)) this.contiguous += 1;
+  }
+}
+
+/**
  * The list of messages of one conversation, ordered by seq, with no duplicates.
  *
  * Messages come from three places that overlap: what this side typed (shown at once,
@@ -139,7 +163,8 @@ export class Transcript {
     this.opts = opts;
     this.bySeq = new Map();
     this.byClient = new Map();
-    this.maxSeq = 0;
+    this.maxSeq = 0; // where notices go (addItem), not where a resume starts: see SeenSeqs
+    this.seen = new SeenSeqs();
   }
 
   clear() {
@@ -147,6 +172,7 @@ export class Transcript {
     this.bySeq.clear();
     this.byClient.clear();
     this.maxSeq = 0;
+    this.seen.clear();
   }
 
   get size() { return this.bySeq.size + this.pending().length; }
@@ -257,6 +283,7 @@ export class Transcript {
     li.dataset.seq = String(seq);
     this.bySeq.set(seq, li);
     this.maxSeq = Math.max(this.maxSeq, seq);
+    this.seen.add(seq);
     if (at) {
       const time = li.querySelector('time');
       time.dateTime = at;

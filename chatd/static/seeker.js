@@ -15,7 +15,8 @@ const STRINGS = {
     'exit.hint': 'Leaves at once. Or press Esc three times.',
     'crisis.lead': 'Crisis line, 24/7:',
     'crisis.911': 'In danger now? Call 911.',
-    'notice.title': 'Before you start',
+    'notice.title': 'What is confidential, and what is not',
+    'notice.more': 'More details',
     transcript: 'Conversation',
     'composer.label': 'Your message',
     'composer.hint': 'Enter sends. Shift+Enter starts a new line.',
@@ -75,7 +76,8 @@ const STRINGS = {
     'exit.hint': 'Quitte tout de suite. Ou appuyez trois fois sur Échap.',
     'crisis.lead': 'Ligne de crise, 24 h sur 24, 7 jours sur 7 :',
     'crisis.911': 'En danger maintenant? Composez le 911.',
-    'notice.title': 'Avant de commencer',
+    'notice.title': 'Ce qui est confidentiel et ce qui ne l’est pas',
+    'notice.more': 'Plus de détails',
     transcript: 'Conversation',
     'composer.label': 'Votre message',
     'composer.hint': 'Entrée envoie. Maj+Entrée ajoute une ligne.',
@@ -195,13 +197,31 @@ document.addEventListener('keydown', (event) => {
 
 // ---- rendering ----
 
+// The notice is plain text from the configuration. A blank line starts a paragraph. A
+// paragraph of three dashes folds what follows under "More details", so that what matters
+// most (what is confidential and what is not) fits on a phone's first screen, with no part
+// of it hidden below the fold. A short lead ending in a colon ("Confidential:") is shown in
+// bold, so a reader scanning for it finds it.
+const NOTICE_FOLD = /^-{3,}$/;
+const NOTICE_LEAD = /^([^.!?:\n]{1,40}:)\s+/;
+
+function noticeParagraph(text) {
+  const lead = NOTICE_LEAD.exec(text);
+  if (!lead) return el('p', { text });
+  return el('p', {}, el('strong', { text: lead[1] }), ' ', text.slice(lead[0].length));
+}
+
 function renderNotice() {
   const text = (i18n.lang === 'fr' ? config.notice_fr : config.notice_en) || '';
   const box = $('notice-text');
+  const more = el('details', { class: 'notice-more' }, el('summary', { text: t('notice.more') }));
+  let into = box;
   box.replaceChildren();
-  for (const para of text.split(/\n\s*\n/)) {
-    if (para.trim()) box.append(el('p', { text: para.trim() }));
+  for (const para of text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean)) {
+    if (NOTICE_FOLD.test(para)) into = more;
+    else into.append(noticeParagraph(para));
   }
+  if (more.childElementCount > 1) box.append(more);
 }
 
 function renderCrisis() {
@@ -303,8 +323,9 @@ function connect() {
   welcomed = false;
   sock.addEventListener('open', () => {
     const token = session.get(K.token);
+    // After the last seq with no gap below it: a frame lost with the old socket is replayed.
     const hello = token
-      ? { type: 'hello', resume: token, last_seq: transcript.maxSeq }
+      ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
       : { type: 'hello', lang: i18n.lang };
     sock.send(JSON.stringify(hello));
   });

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 
 import pytest
-from pagehelpers import PEER, accept_offer, login, screenshot, seeker_send, start_shift
+from pagehelpers import PEER, WAIT_MS, accept_offer, login, screenshot, seeker_send, start_shift
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -143,6 +145,67 @@ def test_reload_resumes_without_duplicates(new_page: Any) -> None:
     expect(seeker.locator("#composer-text")).to_have_value("a draft I have not sent")
     seeker_send(seeker, "third")
     expect(panel.locator("li.msg-seeker").filter(has_text="third")).to_have_count(1)
+
+
+def test_resume_replays_a_message_whose_frame_an_ack_overtook(new_page: Any) -> None:
+    """The peer's message (seq N) is held on its way to the page while the ack of the seeker's
+    next message (N+1) gets through, and then the connection drops with N still in flight:
+    the page resumes after N-1, the last seq with no gap below it, so the server replays N;
+    N+1, seen before the gap was filled, is not shown twice."""
+    held_text = "a message held on its way to the page"
+    held: list[dict[str, Any]] = []
+    sockets: list[tuple[Any, Any]] = []  # (page side, server side) of each socket the page opens
+    hellos: list[dict[str, Any]] = []
+
+    def route(page_side: Any) -> None:
+        server_side = page_side.connect_to_server()
+        first = not sockets
+        sockets.append((page_side, server_side))
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "hello":
+                hellos.append(frame)
+            server_side.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if first and frame.get("type") == "message" and frame.get("text") == held_text:
+                held.append(frame)  # never delivered: lost with this socket
+                return
+            page_side.send(message)
+
+        page_side.on_message(from_page)
+        server_side.on_message(from_server)
+
+    peer = new_page("/console", name="peer")
+    seeker = new_page("/", name="seeker", goto=False)
+    seeker.route_web_socket(re.compile(r"/ws/seeker$"), route)
+    seeker.goto("/")
+    login(peer, PEER)
+    start_shift(peer)
+    seeker_send(seeker, "first")
+    panel = accept_offer(peer)
+    expect(seeker.locator("#status")).to_have_text(f"You are chatting with {PEER.display_name}.")
+
+    panel.locator(".composer-text").fill(held_text)
+    panel.locator(".composer-text").press("Enter")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        seeker.wait_for_timeout(20)  # lets Playwright run the route's handlers
+    assert held, "the peer's message never reached the seeker's socket"
+    seeker_send(seeker, "written after it")
+    expect(seeker.locator("li.msg-own").last.locator(".msg-state")).to_have_text("Delivered")
+    assert shown_seqs(seeker.locator("#transcript"))[-1] == held[0]["seq"] + 1, "the ack did not overtake"
+
+    page_side, server_side = sockets[0]
+    page_side.close(code=1012, reason="dropped by the test")
+    server_side.close()
+    expect(seeker.locator("li.msg-peer").filter(has_text=held_text)).to_have_count(1)
+    expect(seeker.locator("li.msg-own").filter(has_text="written after it")).to_have_count(1)
+    assert hellos[-1].get("last_seq") == held[0]["seq"] - 1, f"resumed with {hellos[-1]}"
+    seqs = shown_seqs(seeker.locator("#transcript"))
+    assert seqs == list(range(1, held[0]["seq"] + 2)), f"a message is missing or doubled: {seqs}"
 
 
 def test_peer_console_reconnects_and_gets_its_conversation_back(new_page: Any) -> None:

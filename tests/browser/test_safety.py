@@ -113,8 +113,29 @@ class TestOperatorConfiguration:
         expect(seeker.locator("#notice-text p")).to_have_text(["Operator notice.", "Second paragraph."])
         expect(seeker.locator("#crisis-tel")).to_have_text("1-800-555-0199")
         expect(seeker.locator("#crisis-tel")).to_have_attribute("href", "tel:1-800-555-0199")
+        expect(seeker.locator("#notice-text .notice-more")).to_have_count(0)  # no "---": nothing folded
         seeker.click("#lang-switch")  # no French notice configured: the default French one
         expect(seeker.locator("#notice-text")).to_contain_text("pair aidant")
+
+
+class TestOperatorNoticeWithDetails:
+    @pytest.fixture
+    def server_env(self) -> dict[str, str]:
+        return {"CHATD_NOTICE_EN": "Confidential: only the team reads it.\n\n---\n\nKept: <b>30 days</b>."}
+
+    def test_a_configured_notice_folds_what_follows_three_dashes(self, new_page: Any) -> None:
+        """What comes after a "---" paragraph is under "More details"; a short lead ending in
+        a colon is bold; the text stays text."""
+        seeker = new_page("/", name="seeker")
+        expect(seeker.locator("#notice-text > p")).to_have_text(["Confidential: only the team reads it."])
+        expect(seeker.locator("#notice-text > p > strong")).to_have_text("Confidential:")
+        details = seeker.locator("#notice-text .notice-more p")
+        expect(details).to_have_text("Kept: <b>30 days</b>.")
+        expect(details).to_be_hidden()
+        seeker.get_by_text("More details").click()
+        expect(details).to_be_visible()
+        expect(seeker.locator("#notice-text b")).to_have_count(0)
+        assert "---" not in seeker.locator("#notice-text").inner_text()
 
 
 @pytest.mark.parametrize("name", ["seeker.html", "console.html"])
@@ -132,6 +153,17 @@ def test_scripts_never_write_markup(name: str) -> None:
     js = (STATIC / name).read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in js, f"{name} uses {sink}"
+
+
+def test_default_notice_says_first_what_is_confidential_and_what_is_not() -> None:
+    """Both languages open with the two statements, and fold the details after them."""
+    from chatd.pages import default_notice
+
+    for lang, first, second in (("en", "Confidential: ", "Not confidential: "),
+                                ("fr", "Confidentiel\u00a0: ", "Non confidentiel\u00a0: ")):
+        paragraphs = default_notice(lang, 30).split("\n\n")
+        assert paragraphs[0].startswith(first) and paragraphs[1].startswith(second), paragraphs[:2]
+        assert "---" in paragraphs[2:], f"{lang}: no details folded"
 
 
 @pytest.mark.parametrize(("days", "en", "fr"), [

@@ -17,7 +17,7 @@ def test_french_is_chosen_from_the_browser_language(new_page: Any) -> None:
     expect(seeker.locator("html")).to_have_attribute("lang", "fr")
     expect(seeker).to_have_title("Clavardage de soutien par les pairs")
     expect(seeker.locator("#quick-exit")).to_have_text("Sortie rapide")
-    expect(seeker.locator("#notice-text")).to_contain_text("ce n'est pas un service d'urgence")
+    expect(seeker.locator("#notice-text")).to_contain_text("Ce n'est pas un service d'urgence")
     expect(seeker.locator("#notice-text")).to_contain_text("911")
     expect(seeker.locator(".crisis")).to_contain_text("Ligne de crise")
     screenshot(seeker, "seeker-fr")
@@ -112,6 +112,45 @@ def test_phone_sized_screen_keeps_crisis_line_and_quick_exit_in_view(new_page: A
         box = seeker.locator(selector).bounding_box()
         assert box is not None and box["height"] >= 44, f"{selector} is too small to tap: {box}"
     screenshot(seeker, "seeker-phone-chat")
+
+
+@pytest.mark.parametrize(("locale", "heading", "leads", "kept"), [
+    pytest.param("en-CA", "What is confidential, and what is not", ["Confidential:", "Not confidential:"],
+                 "for 30 days after it ends", id="en"),
+    pytest.param("fr-CA", "Ce qui est confidentiel et ce qui ne l\u2019est pas",
+                 ["Confidentiel\u00a0:", "Non confidentiel\u00a0:"], "pendant 30 jours après sa fin", id="fr"),
+])
+def test_notice_says_what_is_confidential_on_a_phone_s_first_screen(
+        new_page: Any, locale: str, heading: str, leads: list[str], kept: str) -> None:
+    """On a 390 x 844 phone, before anything is scrolled, the notice's heading names what is
+    and is not confidential, and the notice is seen whole between the sticky header and the
+    sticky composer, with no inner scrolling; its details are one tap away."""
+    seeker = new_page("/", name="seeker", locale=locale, viewport={"width": 390, "height": 844},
+                      is_mobile=True, has_touch=True, device_scale_factor=2)
+    title = seeker.locator("#notice-title")
+    expect(title).to_have_text(heading)
+    expect(title).to_be_in_viewport()
+    expect(seeker.locator("#notice-text > p > strong")).to_have_text(leads)
+    fit = seeker.evaluate("""() => {
+        const rect = (selector) => document.querySelector(selector).getBoundingClientRect();
+        const notice = document.getElementById('notice');
+        return {headerBottom: rect('.topbar').bottom, composerTop: rect('#composer').top,
+                top: rect('#notice').top, bottom: rect('#notice').bottom, scrollY: window.scrollY,
+                scrollHeight: notice.scrollHeight, clientHeight: notice.clientHeight};
+    }""")
+    assert fit["scrollY"] == 0, fit
+    assert fit["scrollHeight"] <= fit["clientHeight"], f"the notice scrolls inside itself: {fit}"
+    assert fit["top"] >= fit["headerBottom"], f"the header covers the notice: {fit}"
+    assert fit["bottom"] <= fit["composerTop"], f"part of the notice is below the fold: {fit}"
+    screenshot(seeker, "seeker-phone-notice" + ("-fr" if locale == "fr-CA" else ""))
+
+    more = seeker.locator("#notice-text .notice-more")
+    expect(more.locator("p").first).to_be_hidden()
+    toggle = more.locator("summary").bounding_box()
+    assert toggle is not None and toggle["height"] >= 44, f"'More details' is too small to tap: {toggle}"
+    more.locator("summary").click()
+    expect(more.locator("p").first).to_be_visible()
+    expect(more).to_contain_text(kept)
 
 
 def test_unknown_resume_token_starts_over_cleanly(new_page: Any) -> None:
