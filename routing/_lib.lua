@@ -44,13 +44,13 @@ end
 
 local function queue_changed() redis.call('PUBLISH', K.ch_queue, '') end
 
--- A seeker-facing frame: to the seeker's sockets and, for an SMS conversation, to the bridge.
--- channel: the conversation's, when the caller has read it already (else it is read here).
-local function to_seeker(conv, seq, frame, channel)
+-- A seeker-facing frame: to the seeker's sockets and, when the conversation's channel asked for
+-- it at creation (field 'events': a list key, e.g. the SMS bridge's), onto that list as
+-- "conv<TAB>frame". events: the field, when the caller has read it already (else read here).
+local function to_seeker(conv, seq, frame, events)
   redis.call('PUBLISH', K.ch_seeker(conv), envelope(seq, conv, frame))
-  if (channel or redis.call('HGET', K.conv(conv), 'channel')) == 'sms' then
-    redis.call('RPUSH', K.sms_events, conv .. '\t' .. frame)
-  end
+  if events == nil then events = redis.call('HGET', K.conv(conv), 'events') end
+  if events and events ~= '' then redis.call('RPUSH', events, conv .. '\t' .. frame) end
 end
 
 local function to_peer(user, conv, seq, frame)
@@ -74,9 +74,9 @@ local function publish_shift(user)
   to_peer(user, '-', 0, frame)
 end
 
--- The conversation fields append_msg needs, in one read: {state, peer, channel}.
+-- The conversation fields append_msg needs, in one read: {state, peer, events, idle_ms}.
 local function msg_fields(conv)
-  return redis.call('HMGET', K.conv(conv), 'state', 'peer', 'channel')
+  return redis.call('HMGET', K.conv(conv), 'state', 'peer', 'events', 'idle_ms')
 end
 
 -- Store a message and fan it out. Returns its seq. sender: seeker | peer | system.
@@ -225,7 +225,7 @@ end
 -- the front. Automatic reasons fire once per conversation; a peer may escalate as often as
 -- needed. Returns nil when done, else why not: 'unknown' | 'ended' | 'not_queued' | 'dup'.
 local function escalate_conv(conv, reason, now_ms, only_if_queued)
-  local c = redis.call('HMGET', K.conv(conv), 'state', 'escalated', 'peer', 'queued', 'channel', 'lang')
+  local c = redis.call('HMGET', K.conv(conv), 'state', 'escalated', 'peer', 'queued', 'channel', 'lang', 'events')
   local state = c[1]
   if not state then return 'unknown' end
   if state == 'ended' then return 'ended' end
@@ -248,7 +248,7 @@ local function escalate_conv(conv, reason, now_ms, only_if_queued)
   local texts = (CONST.escalation or {})[reason] or {}
   to_seeker(conv, 0, cjson.encode({type = 'escalation', reason = reason, crisis_line = CONST.crisis_line,
                                    crisis_email = CONST.crisis_email,
-                                   text = texts[c[6] or 'en'] or texts.en or ''}), c[5] or '')
+                                   text = texts[c[6] or 'en'] or texts.en or ''}), c[7] or '')
   local alert = cjson.encode({type = 'alert', conversation = conv, reason = reason, channel = c[5],
                               state = state, peer = (c[3] and c[3] ~= '') and c[3] or cjson.null})
   redis.call('PUBLISH', K.ch_sup, envelope(0, conv, alert))

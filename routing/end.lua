@@ -1,7 +1,8 @@
 -- end: the conversation ends, whoever ends it; everything it held is let go in one step.
 -- KEYS: none. ARGV: 1 prefix, 2 conv, 3 by (seeker|peer|system), 4 acting peer, 5 outcome,
---       6 now_ms, 7 debrief_ms, 8 archive_at_ms, 9 only if no seeker socket is attached ('1'/'0'),
---       10 extra archive delay for SMS (ms: the bridge still needs the number for the closing text)
+--       6 now_ms, 7 debrief_ms, 8 archive_at_ms, 9 only if no seeker socket is attached ('1'/'0')
+-- The archive waits archive_delay_ms more when the channel asked for it at creation (the SMS
+-- bridge still needs the number for the closing text).
 -- Returns: {'ok', peer, previous state} | {'err', 'unknown'|'ended'|'not_allowed'|'attached'}
 local conv, by, actor, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now_ms, debrief_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -15,7 +16,7 @@ if ARGV[9] == '1' and redis.call('HLEN', K.conns('seeker', conv)) > 0 then retur
 local offer = redis.call('HGET', K.conv(conv), 'offer')
 if offer and offer ~= '' then drop_offer(offer, true) end
 redis.call('ZREM', K.queue, conv)
-redis.call('ZREM', K.timers, 'wait|' .. conv, 'sgrace|' .. conv, 'smsidle|' .. conv)
+redis.call('ZREM', K.timers, 'wait|' .. conv, 'sgrace|' .. conv, 'idle|' .. conv, 'smsidle|' .. conv)
 redis.call('SREM', K.live, conv)
 local c = redis.call('HMGET', K.conv(conv), 'risk', 'escalated')
 if state == 'active' and peer ~= '' then
@@ -33,8 +34,7 @@ end
 redis.call('HSET', K.conv(conv), 'state', 'ended', 'ended', now_ms, 'ended_by', by, 'outcome', outcome)
 to_seeker(conv, 0, cjson.encode({type = 'ended', by = by}))
 to_monitors(conv, 0, cjson.encode({type = 'ended', conversation = conv, by = by}))
-local archive_at = tonumber(ARGV[8])
-if redis.call('HGET', K.conv(conv), 'channel') == 'sms' then archive_at = archive_at + tonumber(ARGV[10]) end
+local archive_at = tonumber(ARGV[8]) + num(redis.call('HGET', K.conv(conv), 'archive_delay_ms'))
 redis.call('ZADD', K.timers, archive_at, 'archive|' .. conv)
 queue_changed()
 wake()

@@ -26,7 +26,6 @@ from routing.states import ConvState, ShiftAction, ShiftState
 MISSED_OFFERS_BEFORE_BREAK = 2
 MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at (as in _lib.lua)
 MATCH_IDS_PER_PASS = 64  # offers one match.lua call may make
-SMS_ARCHIVE_DELAY_MS = 60_000  # the SMS bridge texts the closing message before the number goes
 
 _ERROR_MESSAGES = {
     "unknown": ("not_allowed", "no such conversation is assigned to you"),
@@ -74,6 +73,26 @@ ESCALATION_REASONS = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelNeeds:
+    """What a channel asks of routing for its conversations, stored with each at creation, so
+    that routing names no channel.
+
+    ``events``: a Redis list key that gets every seeker-facing frame as ``conv<TAB>frame`` (the
+    SMS bridge turns them into texts; empty: none); ``idle_s``: the conversation ends after this
+    long with no message (0: never); ``archive_delay_s``: the archive waits this long after the
+    end (the bridge still needs the number for the closing text).
+    """
+
+    events: str = ""
+    idle_s: float = 0.0
+    archive_delay_s: float = 0.0
+
+    def fields(self) -> dict[str, str | int]:
+        return {"events": self.events, "idle_ms": int(self.idle_s * 1000),
+                "archive_delay_ms": int(self.archive_delay_s * 1000)}
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """What one append did: the message's seq; ``duplicate`` when the client_id was stored
     before (nothing was done again); ``queued`` when it put the conversation in the queue;
@@ -118,13 +137,15 @@ class Engine:
 
     # --- conversations ----------------------------------------------------------------------
     async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
-                                  extra: dict[str, str] | None = None, conv_id: str | None = None
-                                  ) -> tuple[str, str]:
-        """A new conversation (state new); returns its id and the seeker's resume token."""
+                                  extra: dict[str, str] | None = None, conv_id: str | None = None,
+                                  needs: ChannelNeeds = ChannelNeeds()) -> tuple[str, str]:
+        """A new conversation (state new); returns its id and the seeker's resume token.
+        ``needs``: what its channel asks of routing (see :class:`ChannelNeeds`)."""
         conv, token = conv_id or new_id(), secrets.token_urlsafe(32)
         fields: dict[Any, str | int] = {"state": ConvState.NEW.value, "channel": channel, "lang": lang, "seq": 0,
                   "created": now_ms(), "created_at": iso_now(), "risk": "0", "escalated": "",
-                  "peer": "", "offer": "", **({"label": label} if label else {}), **(extra or {})}
+                  "peer": "", "offer": "", **needs.fields(), **({"label": label} if label else {}),
+                  **(extra or {})}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.conv(conv), mapping=fields)
             pipe.sadd(self.keys.live, conv)
@@ -173,7 +194,7 @@ class Engine:
         """
         reply = await self.scripts.call(
             "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
-            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0", int(self.settings.sms_idle_s * 1000),
+            int(self.settings.wait_escalate_s * 1000), "1" if risk else "0",
             new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000), once_ttl_s)
         kind = _s(reply[0])
         if kind == "err":
@@ -191,7 +212,7 @@ class Engine:
         archive_at = now_ms()
         reply = await self.scripts.call("end", conv, by, actor, outcome, now_ms(),
                                         int(self.settings.debrief_s * 1000), archive_at,
-                                        "1" if only_if_detached else "0", SMS_ARCHIVE_DELAY_MS)
+                                        "1" if only_if_detached else "0")
         if _s(reply[0]) == "err":
             if _s(reply[1]) in ("ended", "attached"):
                 return False

@@ -3,7 +3,8 @@
 The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default ``chatd``)::
 
     P:conv:{c}            hash   state, channel, lang, seq, created, queued, band, peer, peer_name,
-                                 offer, risk, escalated, ended, ended_by, outcome, survey, label
+                                 offer, risk, escalated, ended, ended_by, outcome, survey, label;
+                                 events, idle_ms, archive_delay_ms (its channel's needs)
     P:conv:{c}:log        list   stored messages, JSON {seq, from, text, at}, in seq order
     P:conv:{c}:cids       hash   client_id -> seq (duplicate sends answer the same ack)
     P:conv:{c}:declined   set    peers who declined or let an offer of it expire

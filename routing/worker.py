@@ -40,12 +40,23 @@ RETRY_LATER_MS = 5000
 LEASE_S = 6.0  # a killed worker's standby takes over within this (plus STANDBY_POLL_S)
 RENEW_EVERY_S = 2.0
 STANDBY_POLL_S = 1.0
+# Each timer kind runs under its own deadline and in this order within a batch of due timers, so
+# a slow step (an archive write waiting on a busy database) never holds back an offer's expiry or
+# an escalation by more than a few seconds: it times out and is tried again later, like a failure.
+TIMER_TIMEOUT_S = {"offer": 5.0, "wait": 5.0, "sgrace": 5.0, "pgrace": 10.0, "idle": 5.0, "smsidle": 5.0,
+                   "debrief": 5.0, "archive": 15.0}
+TIMER_ORDER = tuple(TIMER_TIMEOUT_S)
 
 TimerHandler = Callable[[str], Awaitable[None]]
 
 
 class LeaseLost(Exception):
     """The worker lease lapsed or another worker holds it: stop working and wait again."""
+
+
+def _timer_rank(member: str) -> int:
+    kind = member.partition("|")[0]
+    return TIMER_ORDER.index(kind) if kind in TIMER_ORDER else len(TIMER_ORDER)
 
 
 def _s(v: Any) -> str:
@@ -62,15 +73,12 @@ class Worker:
         self.handlers: dict[str, TimerHandler] = {
             "offer": self._offer, "wait": self._wait, "sgrace": self._seeker_grace,
             "pgrace": self._peer_grace, "debrief": self._debrief, "archive": self._archive,
+            "idle": self._idle, "smsidle": self._idle,  # smsidle: timers set before the idle timer was generic
         }
         self._last_sweep = 0.0
         self._last_purge = 0.0
         self.token = new_id()
         self._leading = asyncio.Event()
-
-    def add_handler(self, kind: str, handler: TimerHandler) -> None:
-        """Another part (the SMS bridge) owns a timer kind of its own."""
-        self.handlers[kind] = handler
 
     @property
     def leading(self) -> bool:
@@ -180,13 +188,14 @@ class Worker:
     async def run_due_timers(self) -> int:
         due = await self.redis.zrangebyscore(self.keys.timers, "-inf", int(time.time() * 1000),
                                              start=0, num=TIMER_BATCH)
-        for raw in due:
-            member = _s(raw)
+        members = sorted((_s(raw) for raw in due), key=_timer_rank)
+        for member in members:
             kind, _, arg = member.partition("|")
             handler = self.handlers.get(kind)
             try:
                 if handler is not None:
-                    await handler(arg)
+                    async with asyncio.timeout(TIMER_TIMEOUT_S.get(kind, 5.0)):
+                        await handler(arg)
                 else:
                     log.warning("timer.unknown_kind", kind=kind)
                 await self.redis.zrem(self.keys.timers, member)
@@ -227,6 +236,11 @@ class Worker:
 
     async def _debrief(self, user: str) -> None:
         await self.engine.end_debrief(user)
+
+    async def _idle(self, conv: str) -> None:
+        """A conversation whose channel asked for an idle time had no message for that long."""
+        if await self.engine.end(conv, "system", outcome="idle"):
+            log.info("conversation.ended", conversation=conv, by="system", why="idle")
 
     async def _archive(self, conv: str) -> None:
         if await archive(self.engine, self.store, self.settings, conv):

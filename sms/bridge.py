@@ -35,7 +35,7 @@ from chatd.services import Services, stop_all
 from config.logging import get_logger
 from config.settings import Settings
 from routing import texts as routing_texts
-from routing.engine import new_id, now_ms
+from routing.engine import ChannelNeeds, new_id, now_ms
 from routing.errors import RoutingError
 from routing.states import ConvState
 from routing.worker import Worker
@@ -54,6 +54,7 @@ LANG_TTL_S = 90 * 86400
 MAX_BODY = 1600 * 2
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 OPEN_ATTEMPTS = 3
+ARCHIVE_DELAY_S = 60.0  # the closing text goes out before the number leaves Redis
 WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
 MEDIA_SUFFIX = ":media"  # the client id of the line saying a text's picture was not shown: MessageSid + this
 # Twilio's message SIDs: "SM" (SMS) or "MM" (MMS) and 32 hex digits; any id-safe token is taken.
@@ -125,6 +126,10 @@ class SmsBridge:
         self.sender = sender
         self.keys = SmsKeysCore(services.settings.key_prefix)
         self.texts = SmsTexts.from_settings(services.settings)
+        # Texts out for every seeker-facing frame, an idle end, and the number kept past the end
+        # long enough for the closing text.
+        self.needs = ChannelNeeds(events=services.keys.sms_events, idle_s=services.settings.sms_idle_s,
+                                  archive_delay_s=ARCHIVE_DELAY_S)
         package = resources.files("sms")
         self._lookup = self.redis.register_script(package.joinpath("inbound.lua").read_text(encoding="utf-8"))
         self._open_clear = self.redis.register_script(package.joinpath("open_clear.lua").read_text(encoding="utf-8"))
@@ -305,7 +310,7 @@ class SmsBridge:
         """
         candidate = new_id()
         await self.services.engine.create_conversation(
-            "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate,
+            "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate, needs=self.needs,
             extra={"number": number, "number_hash": nhash, "sms_lang": lang.value if lang else ""})
         for _ in range(OPEN_ATTEMPTS):
             if await self.redis.set(self.keys.open(nhash), candidate, nx=True):
@@ -450,11 +455,6 @@ class SmsBridge:
             return
         await self.outbox.enqueue(conv, seq, number, text)
 
-    async def idle(self, conv: str) -> None:
-        """Worker timer: an SMS conversation with no message for CHATD_SMS_IDLE_S ends."""
-        if await self.services.engine.end(conv, "system", outcome="idle"):
-            log.info("conversation.ended", conversation=conv, by="system", why="sms_idle")
-
 
 def _bridge(request: Request) -> SmsBridge:
     bridge: SmsBridge = request.app.state.services.sms
@@ -505,7 +505,6 @@ async def plugin(services: Services, worker: Worker | None) -> Any:
     services.sms_simulator = simulator
     consumer: asyncio.Task[None] | None = None
     if worker is not None:
-        worker.add_handler("smsidle", bridge.idle)
         # The consumer works in the one worker holding the lease; the outbox in every worker
         # (its own leases keep each conversation's texts in order).
         consumer = asyncio.create_task(bridge.consume(worker), name="sms-consumer")
