@@ -234,3 +234,87 @@ async def test_many_random_resume_tokens_all_fail_and_a_real_one_still_works(har
         assert not [f for f in ws.seen if f["type"] == "welcome"]
         await ws.send(type="hello", resume=welcome["resume"], last_seq=0)
         assert (await ws.next("welcome"))["conversation"] == welcome["conversation"]
+
+
+# --- strings that are not valid Unicode, anywhere (issue 9) ----------------------------------
+# JSON can spell a lone UTF-16 surrogate ("\ud800"); no socket, Redis or SQLite can take one.
+# Each frame below is valid JSON: it must be refused with bad_request, whatever field holds it.
+S = "\\ud800"  # as it appears inside the raw JSON text
+CONV_SQ = CONV  # a well-formed id, so that only the surrogate is wrong
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param('{"type":"message","client_id":"' + S + '","text":"hello"}', id="client-id"),
+    pytest.param('{"type":"message","client_id":"a","text":"hello \\udfff"}', id="text-low-surrogate"),
+    pytest.param('{"type":"message","client_id":"a","text":"cut emoji \\ud83d"}', id="text-half-a-pair"),
+    pytest.param('{"type":"message","client_id":"a","text":"hello","extra":"' + S + '"}', id="unknown-field"),
+    pytest.param('{"type":"message","client_id":"a","text":"hello","x":{"y":[1,"' + S + '"]}}',
+                 id="nested-unknown-field"),
+    pytest.param('{"type":"message","client_id":"a","text":"hello","' + S + '":1}', id="a-key"),
+    pytest.param('{"type":"' + S + '"}', id="type"),
+    pytest.param('{"type":"typing","x":"' + S + '"}', id="typing-extra"),
+    pytest.param('{"type":"end","x":"' + S + '"}', id="end-extra"),
+    pytest.param('{"type":"survey","rating":5,"x":"' + S + '"}', id="survey-extra"),
+    pytest.param('{"type":"hello","lang":"' + S + '"}', id="second-hello-lang"),
+])
+async def test_unencodable_strings_in_any_seeker_field_are_bad_request(harness: Harness, raw: str) -> None:
+    """A lone surrogate in any field (known, unknown, nested, a key, the type) is bad_request;
+    the socket stays open and nothing was stored (the next message is seq 1)."""
+    srv = await harness.start()
+    seeker, welcome = await harness.seeker()
+    await seeker.send_raw(raw)
+    err = await seeker.next("error")
+    assert err["code"] == "bad_request" and "Unicode" in err["message"]
+    info = await srv.services.engine.info(welcome["conversation"])
+    assert info is not None and info.state.value == "new" and info.seq == 0
+    await seeker.send(type="message", client_id="after", text="still here")
+    assert (await seeker.next("ack", client_id="after"))["seq"] == 1
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param('{"type":"hello","resume":"' + S + '","last_seq":0}', id="resume-token"),
+    pytest.param('{"type":"hello","lang":"' + S + '"}', id="lang"),
+    pytest.param('{"type":"hello","lang":"en","x":["' + S + '"]}', id="extra"),
+])
+async def test_unencodable_strings_in_a_hello_are_bad_request(harness: Harness, raw: str) -> None:
+    """Before any conversation exists: refused, and a real hello then works on the same socket."""
+    await harness.start()
+    ws = await harness.connect("/ws/seeker")
+    await ws.send_raw(raw)
+    err = await ws.next("error")
+    assert err["code"] == "bad_request"
+    await ws.send(type="hello", lang="en")
+    await ws.next("welcome")
+    await ws.send(type="message", client_id="a", text="hello")
+    assert (await ws.next("ack", client_id="a"))["seq"] == 1
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param('{"type":"message","conversation":"' + CONV_SQ + '","client_id":"' + S + '","text":"hi"}',
+                 id="message-client-id"),
+    pytest.param('{"type":"message","conversation":"' + S + '","client_id":"a","text":"hi"}',
+                 id="message-conversation"),
+    pytest.param('{"type":"message","conversation":"' + CONV_SQ + '","client_id":"a","text":"hi","x":"' + S
+                 + '"}', id="message-extra"),
+    pytest.param('{"type":"accept","offer":"' + S + '"}', id="accept-offer"),
+    pytest.param('{"type":"decline","offer":"' + S + '"}', id="decline-offer"),
+    pytest.param('{"type":"end","conversation":"' + CONV_SQ + '","outcome":"' + S + '"}', id="end-outcome"),
+    pytest.param('{"type":"transfer","conversation":"' + CONV_SQ + '","to":"' + S + '"}', id="transfer-to"),
+    pytest.param('{"type":"language","conversation":"' + CONV_SQ + '","lang":"' + S + '"}', id="language-lang"),
+    pytest.param('{"type":"note","conversation":"' + CONV_SQ + '","text":"n","x":"' + S + '"}', id="note-extra"),
+    pytest.param('{"type":"whisper","conversation":"' + CONV_SQ + '","text":"' + S + '"}', id="whisper-text"),
+    pytest.param('{"type":"monitor","conversation":"' + CONV_SQ + '","' + S + '":true}', id="monitor-key"),
+    pytest.param('{"type":"shift","action":"' + S + '"}', id="shift-action"),
+    pytest.param('{"type":"' + S + '","conversation":"' + CONV_SQ + '"}', id="type"),
+])
+async def test_unencodable_strings_in_any_peer_field_are_bad_request(harness: Harness, raw: str) -> None:
+    """The peer socket: bad_request, the socket lives on and nothing happened (still off shift)."""
+    await harness.start()
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice")
+    await peer.send_raw(raw)
+    err = await peer.next("error")
+    assert err["code"] == "bad_request" and "Unicode" in err["message"]
+    await peer.send(type="shift", action="start", capacity=1)
+    assert (await peer.next("shift", state="on"))["capacity"] == 1
+
