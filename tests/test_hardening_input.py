@@ -318,3 +318,43 @@ async def test_unencodable_strings_in_any_peer_field_are_bad_request(harness: Ha
     await peer.send(type="shift", action="start", capacity=1)
     assert (await peer.next("shift", state="on"))["capacity"] == 1
 
+
+# --- HTTP: the login body and the session cookie (issue 9) -----------------------------------
+@pytest.mark.parametrize("body", [
+    pytest.param(b'{"username":"' + S.encode() + b'","password":"correct-horse-battery"}', id="username-escape"),
+    pytest.param(b'{"username":"alice","password":"\\udfff-horse-battery"}', id="password-escape"),
+    pytest.param(b'{"username":"\xed\xa0\x80alice","password":"correct-horse-battery"}',
+                 id="username-raw-surrogate-bytes"),  # json.loads decodes bytes with surrogatepass
+    pytest.param(b'{"username":"alice","password":"x","remember":["' + S.encode() + b'"]}', id="extra-field"),
+    pytest.param(b'{"username":"alice","password":"x","' + S.encode() + b'":1}', id="a-key"),
+    pytest.param(b'{"username":"alice","password":"x","x":' + b"[" * 2000 + b"]" * 2000 + b"}",
+                 id="nested-too-deep"),
+    pytest.param(b'{"username":"\xff","password":"x"}', id="invalid-utf8"),
+])
+async def test_login_with_text_that_is_not_valid_unicode_is_400(harness: Harness, body: bytes) -> None:
+    """400, not a 500, and the right login still works."""
+    srv = await harness.start()
+    await harness.add_peer("alice")
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        r = await http.post("/api/login", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "bad_request"
+    await harness.login("alice")
+
+
+@pytest.mark.parametrize("cookie", [
+    pytest.param(b"chatd_session=\xe9t\xe9.\xe9", id="latin-1-bytes"),
+    pytest.param(b"chatd_session=abc.\xc3\xa9\xc3\xa9", id="utf-8-bytes"),
+    pytest.param(b"chatd_session=\xff", id="no-signature"),
+])
+async def test_a_cookie_with_non_ascii_bytes_is_refused_not_a_500(harness: Harness, cookie: bytes) -> None:
+    """Headers arrive as Latin-1 text; a signature check on non-ASCII text must answer "no"."""
+    srv = await harness.start()
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        assert (await http.get("/api/me", headers={"Cookie": cookie})).status_code == 401
+        assert (await http.post("/api/logout", headers={"Cookie": cookie})).status_code == 200
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await harness.connect("/ws/peer", origin=srv.url,  # type: ignore[arg-type]
+                              additional_headers={"Cookie": cookie.decode("latin-1")})
+    assert refused.value.response.status_code == 403
+
