@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -357,4 +360,44 @@ async def test_a_cookie_with_non_ascii_bytes_is_refused_not_a_500(harness: Harne
         await harness.connect("/ws/peer", origin=srv.url,  # type: ignore[arg-type]
                               additional_headers={"Cookie": cookie.decode("latin-1")})
     assert refused.value.response.status_code == 403
+
+
+# --- the command line and the environment (issue 9) ------------------------------------------
+GOOD = b"correct-horse-battery\n"
+
+
+@pytest.mark.parametrize("args,stdin,env,culprit", [
+    pytest.param([b"add", b"carol", b"--display-name", b"Car\xffol", b"--password-stdin"], GOOD, {},
+                 "display-name", id="display-name-argv"),
+    pytest.param([b"add", b"carol", b"--display-name", b"\xed\xa0\x80", b"--password-stdin"], GOOD, {},
+                 "display-name", id="display-name-surrogate-bytes"),
+    pytest.param([b"add", b"car\xe9ol", b"--display-name", b"Carol", b"--password-stdin"], GOOD, {},
+                 "username", id="username-latin-1"),
+    pytest.param([b"add", b"carol", b"--display-name", b"Carol", b"--password-stdin"], b"horse\xff-battery!\n", {},
+                 "password", id="password-stdin-invalid-utf8"),
+    pytest.param([b"add", b"carol", b"--display-name", b"Carol", b"--password-stdin"],
+                 b"\xed\xa0\x80correct-horse\n", {}, "password", id="password-stdin-surrogate-bytes"),
+    pytest.param([b"set-trained", b"car\xffol"], b"", {}, "username", id="set-trained-username"),
+    pytest.param([b"disable", b"car\xffol"], b"", {}, "username", id="disable-username"),
+    pytest.param([b"list"], b"", {b"CHATD_CRISIS_LINE": b"1-844-\xff"}, "CHATD_CRISIS_LINE", id="env-crisis-line"),
+    pytest.param([b"list"], b"", {b"CHATD_NOTICE_FR": b"Avis \xe9t\xe9"}, "CHATD_NOTICE_FR", id="env-notice"),
+])
+def test_the_cli_refuses_text_that_is_not_utf8_and_writes_nothing(tmp_path: Path, args: list[bytes], stdin: bytes,
+                                                                 env: dict[bytes, bytes], culprit: str) -> None:
+    """argv and the environment reach Python with undecodable bytes as lone surrogates, stdin as
+    raw bytes: a clear message naming what is wrong, exit code 2, and no database written."""
+    base = {b"CHATD_DATA_DIR": str(tmp_path).encode(), b"PATH": b"/usr/bin:/bin", b"CHATD_LOG_FORMAT": b"console"}
+    done = subprocess.run([sys.executable.encode(), b"-m", b"chatd", b"supporters", *args], input=stdin,
+                          env={**base, **env}, capture_output=True, check=False, cwd=tmp_path)
+    stderr = done.stderr.decode(errors="replace")
+    assert done.returncode == 2, stderr
+    assert culprit in stderr and "UTF-8" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "chatd.sqlite3").exists()
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"CHATD_CRISIS_LINE=1-844-\xff\n")
+    done = subprocess.run([sys.executable, "-m", "chatd", "supporters", "list"], capture_output=True, check=False,
+                          cwd=tmp_path, env={"CHATD_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and b".env is not valid UTF-8" in done.stderr and b"Traceback" not in done.stderr
 
