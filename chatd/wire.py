@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from config.textrules import find_unencodable
+from config.textrules import find_unencodable, is_blank
 
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
@@ -188,7 +188,7 @@ def _text(d: dict[str, Any], name: str = "text", max_len: int = MAX_TEXT) -> str
                         else f"missing field {name!r}")
     if len(value) > max_len:
         raise WireError("too_large", f"text is longer than {max_len} characters")
-    if not value.strip():
+    if is_blank(value):  # nothing visible: spaces, zero-width and other invisible characters
         raise WireError("bad_request", "text is empty")
     return value
 

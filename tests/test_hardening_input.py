@@ -322,6 +322,69 @@ async def test_unencodable_strings_in_any_peer_field_are_bad_request(harness: Ha
     assert (await peer.next("shift", state="on"))["capacity"] == 1
 
 
+# --- text that shows nothing (issue 9) -------------------------------------------------------
+# A few of the invisible kinds (config/textrules.py; tests/test_textrules.py has the full table).
+BLANK_TEXTS = ["\u200b\u200b", "\u2800", "\u3164", " \u00a0\u3000\u2028", "\ufe0f\u034f\u200d",
+               "\U000e0041\U000e007f", "\u202e\u2066\u2069", "\u115f\u1160\uffa0"]
+
+
+async def test_a_seeker_message_that_shows_nothing_is_refused_and_queues_nothing(harness: Harness) -> None:
+    """Zero-width, filler and other invisible texts: "text is empty", nothing stored, the
+    conversation is not queued; the socket stays and a real message is then seq 1."""
+    srv = await harness.start()
+    seeker, welcome = await harness.seeker()
+    for i, text in enumerate(BLANK_TEXTS):
+        await seeker.send(type="message", client_id=f"blank{i}", text=text)
+        err = await seeker.next("error")
+        assert (err["code"], err["message"]) == ("bad_request", "text is empty"), ascii(text)
+    info = await srv.services.engine.info(welcome["conversation"])
+    assert info is not None and info.state.value == "new" and info.seq == 0
+    assert await srv.services.redis.zcard(srv.services.keys.queue) == 0
+    await seeker.send(type="message", client_id="real", text="\u200bhello\u200b")  # visible: kept as sent
+    assert (await seeker.next("ack", client_id="real"))["seq"] == 1
+    stored = await srv.services.engine.history(welcome["conversation"])
+    assert [json.loads(m)["text"] for m in stored] == ["\u200bhello\u200b"]
+
+
+async def _paired(harness: Harness, peer: WS) -> str:
+    seeker, welcome = await harness.seeker()
+    conv: str = welcome["conversation"]
+    await seeker.send(type="message", client_id="first", text="hello")
+    offer = await peer.next("offer", conversation=conv)
+    await peer.send(type="accept", offer=offer["offer"])
+    await peer.next("assigned", conversation=conv)
+    return conv
+
+
+@pytest.mark.parametrize("kind", ["message", "note", "whisper"])
+async def test_a_peer_text_that_shows_nothing_is_refused_and_stores_nothing(harness: Harness, kind: str) -> None:
+    """A peer's message, note, or a supervisor's whisper, made only of invisible characters:
+    "text is empty", nothing stored (no seq taken, no note kept), the socket stays."""
+    srv = await harness.start()
+    await harness.add_peer("alice")
+    await harness.add_peer("sue", role="supervisor")
+    peer = await harness.peer("alice", capacity=1)
+    conv = await _paired(harness, peer)
+    sender = await harness.peer("sue") if kind == "whisper" else peer
+    engine, redis, keys = srv.services.engine, srv.services.redis, srv.services.keys
+    before = await engine.info(conv)
+    assert before is not None
+    extra = {"client_id": "blank"} if kind == "message" else {}
+    for text in BLANK_TEXTS:
+        await sender.send(type=kind, conversation=conv, text=text, **extra)
+        err = await sender.next("error")
+        assert (err["code"], err["message"]) == ("bad_request", "text is empty"), ascii(text)
+    after = await engine.info(conv)
+    assert after is not None and after.seq == before.seq
+    assert await redis.llen(keys.notes(conv)) == 0
+    await sender.send(type=kind, conversation=conv, text="ok", **({"client_id": "real"} if extra else {}))
+    if kind == "message":
+        assert (await sender.next("ack", client_id="real"))["seq"] == before.seq + 1
+    else:
+        await peer.next("note", conversation=conv, text="ok")
+        assert await redis.llen(keys.notes(conv)) == 1
+
+
 # --- HTTP: the login body and the session cookie (issue 9) -----------------------------------
 @pytest.mark.parametrize("body", [
     pytest.param(b'{"username":"' + S.encode() + b'","password":"correct-horse-battery"}', id="username-escape"),
@@ -419,3 +482,19 @@ async def test_the_phone_simulator_refuses_text_that_is_not_valid_unicode(harnes
         ok = await http.post("/dev/phone/api/send", json={"from": "+16135550199", "body": "HELP"})
         assert ok.status_code == 200
 
+
+@pytest.mark.parametrize("name", [
+    pytest.param("\u200b\u200b", id="zero-width-spaces"),
+    pytest.param("\u3164", id="hangul-filler"),
+    pytest.param("\u2800 \u00a0", id="braille-blank-and-spaces"),
+])
+def test_a_display_name_that_shows_nothing_is_refused(tmp_path: Path, name: str) -> None:
+    """Seekers see the display name ("status active peer"): one made of invisible characters is
+    refused like an empty one, with exit code 2 and no account."""
+    env = {"CHATD_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "CHATD_LOG_FORMAT": "console"}
+    done = subprocess.run([sys.executable, "-m", "chatd", "supporters", "add", "carol", "--display-name", name,
+                           "--password-stdin"], input=GOOD, env=env, capture_output=True, check=False, cwd=tmp_path)
+    assert done.returncode == 2 and b"display name" in done.stderr, done.stderr
+    listed = subprocess.run([sys.executable, "-m", "chatd", "supporters", "list"], env=env, capture_output=True,
+                            check=False, cwd=tmp_path)
+    assert b"carol" not in listed.stdout
