@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from chatd.services import Services
 from config.logging import get_logger
+from config.textrules import find_unencodable
 from peers import accounts
 from peers.sessions import COOKIE_NAME
 
@@ -36,10 +37,14 @@ async def login(request: Request) -> Response:
         return _error(413, "too_large", "request too large")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _error(400, "bad_request", "expected JSON {username, password}")
     if not isinstance(data, dict):
         return _error(400, "bad_request", "expected JSON {username, password}")
+    # json.loads takes "\ud800" escapes, and raw bytes with surrogatepass: a lone surrogate
+    # would fail later, in hashing or Redis, as a 500.
+    if find_unencodable(data) is not None:
+        return _error(400, "bad_request", "username and password must be valid Unicode text")
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return _error(400, "bad_request", "username and password must be non-empty strings")

@@ -21,8 +21,9 @@ from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
 from chatd.store import Store
 from config.logging import configure_logging, get_logger
 from config.settings import Settings, SettingsError
+from config.textrules import find_unencodable
 from peers import accounts
-from peers.errors import PeersError
+from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
 from routing.archive import purge
 from routing.keys import Keys
@@ -147,13 +148,28 @@ async def _kick_user(settings: Settings, username: str) -> None:
         await redis.aclose()
 
 
+def _read_password() -> str:
+    """The first line of standard input, decoded as UTF-8 whatever the locale says.
+
+    Read as bytes: the text layer would raise UnicodeDecodeError on invalid UTF-8, or, in the C
+    locale's UTF-8 mode, let it through as lone surrogates that fail later, in the hashing.
+    """
+    raw = sys.stdin.buffer.readline()
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InvalidAccount("the password on standard input is not valid UTF-8 text") from None
+
+
 async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
+    password = ""
+    if args.action == "add":
+        if not args.password_stdin:
+            print("chatd: give the password on standard input with --password-stdin", file=sys.stderr)
+            return 2
+        password = _read_password()  # before the database is opened: a bad one writes nothing
     async with _open_store(settings) as store:
         if args.action == "add":
-            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
-            if not args.password_stdin:
-                print("chatd: give the password on standard input with --password-stdin", file=sys.stderr)
-                return 2
             await accounts.create(store, args.username, args.display_name, args.role, args.trained, password)
             print(f"added {args.username} ({args.role}{', trained' if args.trained else ''})")
         elif args.action == "list":
@@ -202,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # POSIX hands Python argv bytes that are not UTF-8 as lone surrogates (surrogateescape);
+    # such a display name or username would fail in SQLite, after the database was opened.
+    bad = find_unencodable(vars(args))
+    if bad is not None:
+        print(f"chatd: {bad.replace('_', '-')} is not valid UTF-8 text (check the terminal's encoding)",
+              file=sys.stderr)
+        return 2
     try:
         settings = Settings.from_env(cwd=Path.cwd())
         configure_logging(settings.log_format, settings.log_level)

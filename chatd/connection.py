@@ -274,6 +274,12 @@ class Connection:
             self.send_error(exc.code, exc.message)
         except RoutingError as exc:
             self.send(error_frame(exc.code, exc.message, **exc.details))
+        except UnicodeEncodeError:
+            # A string that cannot be UTF-8 got past wire.decode (which refuses them all) and
+            # failed on its way to Redis or SQLite: a bug at the edge, logged as one, but it
+            # was this frame's fault alone, so the frame is refused and the socket stays.
+            log.error("socket.unencodable_text", kind=self.kind)
+            self.send_error("bad_request", "the frame holds text that is not valid Unicode")
         except (RedisError, OSError, TimeoutError, sqlite3.OperationalError) as exc:
             # Redis (or the database) is away or late: nothing was acknowledged (the step may
             # still land), the socket stays, and the client retries with the same client_id,

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from config.textrules import find_unencodable, is_blank
+
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
 MAX_NOTE = 4000
@@ -186,12 +188,8 @@ def _text(d: dict[str, Any], name: str = "text", max_len: int = MAX_TEXT) -> str
                         else f"missing field {name!r}")
     if len(value) > max_len:
         raise WireError("too_large", f"text is longer than {max_len} characters")
-    if not value.strip():
+    if is_blank(value):  # nothing visible: spaces, zero-width and other invisible characters
         raise WireError("bad_request", "text is empty")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise WireError("bad_request", "text is not valid Unicode") from None
     return value
 
 
@@ -271,11 +269,19 @@ PEER_PARSERS: dict[str, Callable[[dict[str, Any]], PeerFrame]] = {
 
 
 def decode(raw: str) -> tuple[str, dict[str, Any]]:
-    """JSON text to ``(type, object)``; any malformation is a ``bad_request``."""
+    """JSON text to ``(type, object)``; any malformation is a ``bad_request``.
+
+    Every string of the frame, keys and values at any depth, known fields or not, must be
+    encodable as UTF-8: JSON may spell a lone surrogate (``"\\ud800"``), which no socket,
+    Redis or SQLite can take, so such a frame is refused here, whatever field it is in.
+    """
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
         raise WireError("bad_request", "the frame is not valid JSON") from None
+    where = find_unencodable(obj)
+    if where is not None:
+        raise WireError("bad_request", f"{where} is not valid Unicode text (a lone UTF-16 surrogate)")
     if not isinstance(obj, dict):
         raise WireError("bad_request", "a frame must be a JSON object")
     kind = obj.get("type")

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.textrules import is_encodable
+
 DEFAULT_CRISIS_LINE = "1-844-750-1648"
 DEFAULT_CRISIS_EMAIL = "DND.SMRC-CIIS.MDN@forces.gc.ca"
 
@@ -27,7 +29,11 @@ def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not valid UTF-8 text") from None
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -130,6 +136,11 @@ class Settings:
         """Read the environment, with a ``.env`` file in ``cwd`` under it (the environment wins)."""
         base = read_dotenv((cwd or Path.cwd()) / ".env")
         env: dict[str, str] = {**base, **(dict(os.environ) if environ is None else dict(environ))}
+        for name, value in env.items():
+            # POSIX decodes environment bytes that are not UTF-8 to lone surrogates; a crisis
+            # line or notice made of them would fail every frame that carries it.
+            if name.startswith(("CHATD_", "TWILIO_")) and not is_encodable(value):
+                raise SettingsError(f"{name} is not valid UTF-8 text")
         host = env.get("CHATD_HOST") or "127.0.0.1"
         port = _int(env, "CHATD_PORT", 8000, 0, 65535)
         data_dir = Path(env.get("CHATD_DATA_DIR") or "var")

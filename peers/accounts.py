@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from chatd.store import Store, Supporter
+from config.textrules import is_blank
 from peers.errors import AccountExists, InvalidAccount, NoSuchAccount
 
 # OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
@@ -26,8 +27,8 @@ _DUMMY_HASH = HASHER.hash("not-a-real-password-0")
 def validate(username: str, display_name: str, role: str, password: str) -> None:
     if not USERNAME_RE.match(username):
         raise InvalidAccount("username: 1-64 characters, lower-case letters, digits, '.', '_' or '-'")
-    if not display_name.strip() or len(display_name) > 80:
-        raise InvalidAccount("display name: 1-80 characters")
+    if is_blank(display_name) or len(display_name) > 80:  # seekers see it: it must show something
+        raise InvalidAccount("display name: 1-80 characters, not all invisible")
     if role not in ROLES:
         raise InvalidAccount(f"role: one of {', '.join(ROLES)}")
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:

@@ -53,7 +53,9 @@ class Sessions:
         if not cookie or len(cookie) > 200 or "." not in cookie:
             return None
         sid, _, sig = cookie.rpartition(".")
-        if not hmac.compare_digest(sig, self._sign(sid)):
+        # As bytes: headers arrive as Latin-1 text, and compare_digest raises TypeError (a 500)
+        # on str with non-ASCII characters instead of answering "no".
+        if not hmac.compare_digest(sig.encode(), self._sign(sid).encode()):
             return None
         return self.session_hash(sid)
 

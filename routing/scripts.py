@@ -44,7 +44,8 @@ class Scripts:
     grow by themselves, so a backlog drains in a few round trips instead of one per call.
     Measured in bench figure 2 (docs/performance.md): the same CPU, and ~1 s stalls gone.
     Redis runs scripts one at a time anyway, so one pipeline in flight costs no parallelism.
-    Each call gets its own reply or error; calls of one task stay in order.
+    Each call gets its own reply or error; calls of one task stay in order; a call whose
+    arguments cannot be encoded never joins a batch, so it fails alone.
     """
 
     def __init__(self, redis: Redis, prefix: str, constants: dict[str, Any] | None = None) -> None:
@@ -54,11 +55,20 @@ class Scripts:
             name: redis.register_script(script_source(name, constants)) for name in SCRIPT_NAMES}
         self._batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
         self._sender: asyncio.Task[None] | None = None
+        self._encoder = redis.get_encoder()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     async def call(self, name: str, *args: Any) -> Any:
-        """Run script ``name`` with ARGV = (prefix, *args)."""
+        """Run script ``name`` with ARGV = (prefix, *args).
+
+        Arguments redis-py cannot pack (a string holding a lone surrogate: UnicodeEncodeError;
+        a None or a dict: DataError) fail this call at once, before it joins a batch: a pipeline
+        is packed whole, so one such call in it would fail every other caller's step as well.
+        """
+        argv = [self.prefix, *args]
+        for arg in argv:
+            self._encoder.encode(arg)  # what packing the pipeline would do with it, and raise
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((self._scripts[name], [self.prefix, *args], fut))
+        self._batch.append((self._scripts[name], argv, fut))
         if self._sender is None:
             self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
         return await fut

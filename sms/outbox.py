@@ -21,6 +21,9 @@ by :meth:`Outbox.start` (or awaited via :meth:`Outbox.run`) send them. The promi
   ``max_parts`` parts per message; beyond that ``enqueue`` refuses the new message
   (reported ``failed`` with code ``outbox_full`` / ``too_long``) rather than drop one
   the peer already saw queued.
+* **Never blank.** A message with nothing visible in it (empty, spaces, zero-width
+  characters...) is refused, reported ``failed`` with code ``empty``: the peer sees it
+  was not sent, and the texter never gets a text that shows nothing.
 
 Logs carry conversation ids, seqs, part numbers, codes and a short HMAC of the number:
 never the number or the text.
@@ -72,7 +75,7 @@ class Enqueued(StrEnum):
     DUPLICATE = "duplicate"  # this (conversation, seq) was enqueued before: ignored
     FULL = "outbox_full"  # the conversation's backlog is at max_pending: refused
     TOO_LONG = "too_long"  # more than max_parts parts: refused
-    EMPTY = "empty"  # nothing but whitespace: refused
+    EMPTY = "empty"  # nothing visible (config.textrules.is_blank): refused, never sent blank
 
 
 OnDelivery = Callable[[str, int, DeliveryState, str | None], Awaitable[None]]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from config.textrules import is_blank
+
 GSM7_MAX_CHARS = 1600
 UCS2_MAX_UNITS = 670
 
@@ -48,8 +50,10 @@ def split_message(text: str) -> list[str]:
     """``text`` as one or more parts within the API limit, broken at whitespace.
 
     A part never ends mid-word unless one word alone exceeds the limit; whitespace at a
-    break is dropped, whitespace (newlines included) inside a part is kept. An empty or
-    all-whitespace text gives no parts.
+    break is dropped, whitespace (newlines included) inside a part is kept. A blank text
+    (:func:`config.textrules.is_blank`: empty, whitespace, zero-width and other invisible
+    characters) gives no parts, and a part that would show nothing (a long run of invisible
+    characters cut at the limit) is left out: a texter is never sent a blank text.
     """
     measure: _Measure
     if is_gsm7(text):
@@ -57,12 +61,13 @@ def split_message(text: str) -> list[str]:
     else:
         limit, measure = UCS2_MAX_UNITS, _utf16_units
     if measure(text) <= limit:
-        return [text] if text.strip() else []
+        return [] if is_blank(text) else [text]
     parts: list[str] = []
     rest = text.strip()
     while rest:
         if measure(rest) <= limit:
-            parts.append(rest)
+            if not is_blank(rest):
+                parts.append(rest)
             break
         head = _longest_prefix(rest, limit, measure)
         # A break right after the prefix is best of all: the limit falls between words.
@@ -72,7 +77,9 @@ def split_message(text: str) -> list[str]:
         else:
             # One word longer than the limit: cut it where it has to be.
             part, rest = head, rest[len(head):]
-        parts.append(part.rstrip())
+        part = part.rstrip()
+        if not is_blank(part):
+            parts.append(part)
         rest = rest.lstrip()
     return parts
 

@@ -9,7 +9,8 @@ clients") and works for every resource without touching the library's domain obj
 
 Outcomes: a message SID on success; :class:`RetryableSendError` for a network error, a
 timeout, HTTP 5xx or 429 (and Twilio's rate-limit codes); :class:`PermanentSendError` for
-any other 4xx, carrying Twilio's error code (21610 opted out, 21211 invalid number, ...).
+any other 4xx, carrying Twilio's error code (21610 opted out, 21211 invalid number, ...),
+and, without a request, for a blank body (code ``empty``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from config.settings import Settings
+from config.textrules import is_blank
 from sms.errors import PermanentSendError, RetryableSendError, SendError
 
 TWILIO_API_BASE = "https://api.twilio.com"
@@ -139,6 +141,11 @@ class TwilioSender:
         """Create one message; its SID, or :class:`RetryableSendError`/:class:`PermanentSendError`."""
         if self._closed:
             raise RuntimeError("TwilioSender is closed")
+        if is_blank(body):
+            # The outbox never hands over a blank part (sms.segments leaves them out); should
+            # one come anyway, the peer sees it failed ("empty") rather than the texter
+            # getting a text that shows nothing.
+            raise PermanentSendError("empty")
         kwargs: dict[str, Any] = {"to": to, "from_": self._from, "body": body}
         if self._status_callback:
             kwargs["status_callback"] = self._status_callback

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from config.settings import Settings
+from config.textrules import find_unencodable
 from sms.hashing import normalise_e164
 from sms.signature import compute_signature
 from sms.twilio_server import LocalTwilio, new_sid
@@ -89,8 +90,11 @@ async def phone_asset(request: Request) -> Response:
 async def phone_send(request: Request) -> Response:
     try:
         data = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return JSONResponse({"error": "bad_request"}, status_code=400)
+    if find_unencodable(data) is not None:  # a lone surrogate could not be posted on: a 500
+        return JSONResponse({"error": "bad_request", "message": "text that is not valid Unicode"},
+                            status_code=400)
     number = normalise_e164(str(data.get("from", ""))) if isinstance(data, dict) else None
     body = data.get("body") if isinstance(data, dict) else None
     if number is None or not isinstance(body, str) or not body.strip() or len(body) > 1600:

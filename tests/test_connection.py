@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, cast
 
 from chatd.connection import SEND_QUEUE_MAX, Connection, SeqTracker
@@ -64,3 +65,22 @@ async def test_frames_go_out_in_order_and_an_overflow_closes_the_socket() -> Non
     for task in list(conn._tasks):
         task.cancel()
     await asyncio.gather(*conn._tasks, return_exceptions=True)
+
+
+class _Unencodable(Connection):
+    """A handler that fails the way a string with a lone surrogate fails on its way to Redis."""
+
+    async def handle(self, text: str) -> None:
+        "\ud800".encode()
+
+
+async def test_an_unexpected_unicode_encode_error_answers_bad_request_and_keeps_the_socket() -> None:
+    """Defence in depth: the edge (wire.decode) refuses such strings; should one get past it, that
+    frame is refused with bad_request instead of the socket being closed with 1011."""
+    written = _Written()
+    conn = _Unencodable(cast(Any, written), cast(Any, None))
+    await conn.dispatch('{"type":"message"}')
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert conn.close_code is None
+    assert [json.loads(t)["code"] for t in written.texts] == ["bad_request"]

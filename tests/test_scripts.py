@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from config.settings import Settings
+from routing.engine import AppendResult, Engine
 from routing.keys import Keys
 from routing.scripts import Scripts
 from tests.conftest import RedisServer
@@ -125,3 +128,26 @@ async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
         assert [x.decode() for x in reply] == ["err", "conv_busy"]
     finally:
         await pauser.aclose()
+
+
+async def test_a_call_that_cannot_be_encoded_fails_alone_and_its_batch_is_stored(redis: Redis, prefix: str) -> None:
+    """One call in a batch with a string that is not valid UTF-8 (a lone surrogate) gets its own
+    error; the other people's messages in the same pipeline are stored and acknowledged."""
+    engine = Engine(redis, Settings(key_prefix=prefix))
+    convs = [(await engine.create_conversation("web", "en"))[0] for _ in range(8)]
+    texts = [f"message {i}" for i in range(8)]
+    texts[3] = "cut emoji \ud83d"
+    # Started together, the calls join one batch: the first starts the sender, which runs after
+    # the others have queued theirs.
+    results = await asyncio.gather(*(engine.append(conv, "seeker", text, client_id=f"c{i}")
+                                     for i, (conv, text) in enumerate(zip(convs, texts, strict=True))),
+                                   return_exceptions=True)
+    assert isinstance(results[3], UnicodeEncodeError)
+    for i, (conv, result) in enumerate(zip(convs, results, strict=True)):
+        if i == 3:
+            assert await engine.history(conv) == []
+            continue
+        assert isinstance(result, AppendResult) and result.seq == 1, result
+        assert [json.loads(m)["text"] for m in await engine.history(conv)] == [f"message {i}"]
+    assert (await engine.append(convs[3], "seeker", "cut emoji", client_id="c3")).seq == 1  # and it recovers
+    await engine.scripts.aclose()

@@ -198,6 +198,22 @@ async def test_overflow_refuses_new_messages_and_reports_them_failed(
     assert await box.pending("c1") == 2
 
 
+@pytest.mark.parametrize("body", [
+    pytest.param("\u200b\u200b", id="zero-width-spaces"),
+    pytest.param("\u2800", id="braille-blank"),
+    pytest.param("\u3164 \u00a0\ufe0f", id="fillers-and-selectors"),
+])
+async def test_a_message_that_shows_nothing_is_refused_and_reported_failed_never_sent(
+        outbox: Outbox, local_twilio: LocalTwilio, deliveries: Deliveries, body: str) -> None:
+    """The peer sees it failed (code "empty"), not silence; the texter gets nothing blank, and the
+    conversation's next message goes out as usual."""
+    assert await outbox.enqueue("c1", 1, A, body) is Enqueued.EMPTY
+    assert deliveries.reports == [("c1", 1, DeliveryState.FAILED, "empty")]
+    assert await outbox.enqueue("c1", 2, A, "next") is Enqueued.QUEUED
+    await deliveries.wait("c1", 2, DeliveryState.SENT)
+    assert local_twilio.bodies_to(A) == ["next"]
+
+
 async def test_enqueueing_the_same_seq_twice_sends_once(outbox: Outbox, local_twilio: LocalTwilio,
                                                         deliveries: Deliveries) -> None:
     assert await outbox.enqueue("c1", 1, A, "once") is Enqueued.QUEUED

@@ -20,6 +20,31 @@ def test_an_empty_text_has_no_parts() -> None:
     assert split_message(" \n ") == []
 
 
+@pytest.mark.parametrize("text", [
+    pytest.param("\u200b\u200b", id="zero-width-spaces"),
+    pytest.param("\u2800", id="braille-blank"),
+    pytest.param("\u3164\uffa0", id="hangul-fillers"),
+    pytest.param("\u00a0\u3000\ufeff", id="no-break-spaces-and-bom"),
+    pytest.param("\u200b" * 5000, id="longer-than-a-part"),
+])
+def test_a_text_that_shows_nothing_has_no_parts(text: str) -> None:
+    """A texter is never sent a text that shows nothing (config.textrules.is_blank)."""
+    assert split_message(text) == []
+
+
+def test_a_run_of_invisible_characters_cut_at_the_limit_never_becomes_a_part_of_its_own() -> None:
+    """Visible words around 2,000 zero-width spaces: the words are sent, no blank part between."""
+    text = "hello " + "\u200b" * 2000 + " goodbye"
+    parts = split_message(text)
+    assert parts[0] == "hello" and parts[-1].endswith("goodbye")
+    assert all(any(c not in "\u200b " for c in part) for part in parts)
+
+
+def test_a_visible_text_is_sent_exactly_invisible_characters_and_all() -> None:
+    text = "\u200b\U0001f469\u200d\u2764\ufe0f\u200d\U0001f468 ok\u200b"
+    assert split_message(text) == [text]
+
+
 def test_exactly_the_limit_is_one_part() -> None:
     text = "a" * GSM7_MAX_CHARS
     assert split_message(text) == [text]

@@ -23,6 +23,20 @@ async def test_a_send_returns_the_message_sid_and_reaches_the_base_url(
     assert message.status_callback == "https://chatd.example.org/sms/status"
 
 
+@pytest.mark.parametrize("body", [
+    pytest.param("", id="empty"),
+    pytest.param("\u200b\u200b", id="zero-width-spaces"),
+    pytest.param(" \u2800\u3164", id="blank-looking"),
+])
+async def test_a_blank_body_is_refused_without_a_request(sender: TwilioSender, local_twilio: LocalTwilio,
+                                                         body: str) -> None:
+    """The last guard: whatever reaches the sender, a texter never gets a text that shows nothing."""
+    with pytest.raises(PermanentSendError) as refused:
+        await sender.send(TO, body)
+    assert refused.value.code == "empty" and not refused.value.retryable
+    assert local_twilio.stats.requests == 0
+
+
 @pytest.mark.parametrize(("status", "code", "expected"), [
     pytest.param(500, None, "500", id="500"),
     pytest.param(503, None, "503", id="503"),
