@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from chatd.services import Services, stop_all
 from config.logging import get_logger
 from config.settings import Settings
+from config.textrules import is_blank
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, new_id, now_ms
 from routing.errors import RoutingError
@@ -45,6 +46,7 @@ from sms.outbox import DeliveryState, Outbox
 from sms.sender import TwilioSender
 from sms.signature import is_valid_request
 from sms.texts import Language, SmsTexts
+from sms.webform import InvalidForm, form_items
 
 log = get_logger(__name__)
 
@@ -52,6 +54,7 @@ NOTICE_SEQ_BASE = 1_000_000_000  # seqs of the service's own notices, apart from
 SID_TTL_S = 3 * 86400
 LANG_TTL_S = 90 * 86400
 MAX_BODY = 1600 * 2
+MAX_FORM_BYTES = 1024 * 1024  # Twilio's form is a few KB; a 100 KB body is still answered
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 OPEN_ATTEMPTS = 3
 ARCHIVE_DELAY_S = 60.0  # the closing text goes out before the number leaves Redis
@@ -65,8 +68,21 @@ def _str(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 
-def is_blank(text: str) -> bool:
-    return not text.strip()
+async def _form(request: Request) -> list[tuple[str, str]] | None:
+    """The webhook's form fields read exactly (sms/webform.py), or None for a body Twilio could
+    not have sent (not UTF-8, raw bytes, over MAX_FORM_BYTES): answered 400, nothing changes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        log.warning("sms.webhook_malformed", why="too_large")
+        return None
+    body = await request.body()
+    try:
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidForm("too large")
+        return form_items(body)
+    except InvalidForm:
+        log.warning("sms.webhook_malformed", why="not_utf8")
+        return None
 
 
 def _media_count(raw: str) -> int:
@@ -144,8 +160,9 @@ class SmsBridge:
         claimed, so Twilio's retry of the same ``MessageSid`` (docs/sms.md: connection
         overrides) completes the work, exactly once.
         """
-        form = await request.form()
-        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        items = await _form(request)
+        if items is None:
+            return PlainTextResponse("bad request: the form is not percent-encoded UTF-8\n", status_code=400)
         if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
                                 request.url.query, items, request.headers.get("x-twilio-signature")):
             log.warning("sms.forged_webhook")
@@ -342,8 +359,10 @@ class SmsBridge:
         log.info("sms.deleted", conversation=conv)
 
     async def status(self, request: Request) -> Response:
-        form = await request.form()
-        items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        """``POST /sms/status``: Twilio's delivery status callback for a text we sent."""
+        items = await _form(request)
+        if items is None:
+            return PlainTextResponse("bad request: the form is not percent-encoded UTF-8\n", status_code=400)
         if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
                                 request.url.query, items, request.headers.get("x-twilio-signature")):
             return PlainTextResponse("invalid signature\n", status_code=403)

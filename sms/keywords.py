@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from config.textrules import is_blank
 from sms.texts import Language
 
 
@@ -70,8 +71,9 @@ _MAX_KEYWORD_BODY = 64
 
 
 def _trimmable(char: str) -> bool:
-    """Whitespace, punctuation, symbols (emoji) and invisible format characters."""
-    return char.isspace() or unicodedata.category(char)[0] in "PSZC"
+    """Whitespace, punctuation, symbols (emoji), invisible format characters and anything else
+    that shows nothing (a variation selector after an emoji, a Hangul filler: ``is_blank``)."""
+    return char.isspace() or unicodedata.category(char)[0] in "PSZC" or is_blank(char)
 
 
 def normalise(body: str) -> str:

@@ -4,6 +4,7 @@ not phone numbers (issue: inputs that broke comparable SMS services)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -160,3 +161,43 @@ async def test_a_sender_that_is_not_a_phone_number_is_counted_not_logged(
     assert waiting == 0
     assert "sms.sender_not_a_number" in {e["event"] for e in logs}
     assert sender not in repr(logs) and "1234" not in repr(logs)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("Bonjour\xff".encode("latin-1"), id="raw-latin-1-byte"),
+], )
+async def test_a_webhook_body_that_is_not_utf8_is_refused_and_changes_nothing(
+        twilio: LocalTwilio, harness: Harness, body: bytes) -> None:
+    srv = await _start(harness, twilio)
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        for raw in (b"MessageSid=SM" + b"1" * 32 + b"&From=%2B16135550123&Body=" + bad
+                    for bad in (b"%ED%A0%80", b"%FF", b"%C0%80", body)):
+            r = await http.post("/sms/inbound", content=raw,
+                                headers={"content-type": "application/x-www-form-urlencoded",
+                                         "X-Twilio-Signature": "x"})
+            assert r.status_code == 400, raw
+            r = await http.post("/sms/status", content=raw,
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+            assert r.status_code == 400, raw
+    waiting, _ = await srv.services.engine.queue_counts()
+    assert waiting == 0
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("\u200b\u200b", id="zero-width-spaces"),
+    pytest.param("\u2800", id="braille-blank"),
+    pytest.param("\u3164\u00a0\ufe0f", id="filler-nbsp-selector"),
+])
+async def test_a_text_that_shows_nothing_opens_nothing_and_reaches_no_one(
+        twilio: LocalTwilio, harness: Harness, body: str) -> None:
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice", capacity=1)
+    r = await text(srv, body)
+    assert r.status_code == 200 and "<Message>" not in r.text
+    await peer.none("offer", within=0.5)
+    conv = await paired(srv, peer, "hello")
+    await text(srv, body)
+    await peer.none("message", within=0.5, conversation=conv, **{"from": "seeker"})
+    assert [json.loads(m)["text"] for m in await srv.services.engine.history(conv)
+            if json.loads(m)["from"] == "seeker"] == ["hello"]

@@ -31,6 +31,10 @@ def test_single_keywords_are_recognised_in_any_case_and_accent(body: str, intent
     pytest.param("\u200bSTOP", id="zero-width-space"),
     pytest.param("STOP 🛑", id="emoji"),
     pytest.param("\uff33\uff34\uff2f\uff30", id="fullwidth"),
+    pytest.param("STOP\ufe0f", id="variation-selector"),
+    pytest.param("\u3164STOP", id="hangul-filler"),
+    pytest.param("STOP\u2800", id="braille-blank"),
+    pytest.param("\u2060STOP\u00ad", id="word-joiner-soft-hyphen"),
 ])
 def test_surrounding_whitespace_punctuation_and_symbols_are_trimmed(body: str) -> None:
     assert classify(body).intent is Intent.OPT_OUT
