@@ -719,6 +719,7 @@ function makePanel(id, kind, channel, lang) {
     id, kind, n, channel: channel === 'sms' ? 'sms' : 'web', tab, panel, unread: 0, ended: false,
     lang: lang === 'fr' || lang === 'en' ? lang : null, risk: false, label: null,
     escalations: new Set(),
+    noteKeys: new Set(),
     lastTypingSent: 0, typingTimer: null,
     transcript: new Transcript(list, {
       own: 'peer',
@@ -966,6 +967,7 @@ function applyConvFrame(conv, frame) {
   // Notes kept with the conversation: the full list, so a reconnect shows each once.
   if (Array.isArray(frame.notes)) {
     conv.panel.querySelector('.notes-list').replaceChildren();
+    conv.noteKeys.clear();
     for (const note of frame.notes) addNote(conv, note);
   }
 }
@@ -1048,7 +1050,18 @@ function setPanelEnded(conv, ended) {
   p.querySelector('.panel-closed').hidden = !ended;
 }
 
+/**
+ * Show a note or whisper unless it is shown already; returns its author's name, or null for a
+ * repeat. Notes have no seq, and the same one can come twice: a supervisor's whisper is sent
+ * on the monitor channel and to the supervisor's own, and a note written while an assigned or
+ * monitoring frame was being read comes live and in that frame's list. Author, time (ms) and
+ * text together tell it apart.
+ */
 function addNote(conv, note) {
+  const key = JSON.stringify([String(note.from || ''), String(note.at || ''), String(note.text || ''),
+    Boolean(note.whisper)]);
+  if (conv.noteKeys.has(key)) return null;
+  conv.noteKeys.add(key);
   const time = note.at ? formatTime(note.at, i18n.lang) : formatTime(null, i18n.lang);
   const name = String(note.from || '');
   const item = el('li', { class: note.whisper ? 'note note-whisper' : 'note' },
@@ -1063,6 +1076,7 @@ function onNote(frame) {
   const conv = convs.get(String(frame.conversation));
   if (!conv) return;
   const name = addNote(conv, frame);
+  if (name === null) return;
   const details = conv.panel.querySelector('.notes');
   const mine = profile && name === profile.display_name && !frame.whisper;
   if (!mine) {

@@ -197,6 +197,9 @@ def test_supervisor_gets_alerts_monitors_and_whispers(new_page: Any) -> None:
     expect(panel.locator(".notes-list")).to_contain_text("Suggest the crisis line again.")
     expect(panel.locator(".notes-list")).to_contain_text(SUPERVISOR.display_name)
     expect(panel.locator(".notes")).to_have_attribute("open", "")
+    # The supervisor's own copy comes on two channels (monitor and own): shown once.
+    expect(monitor.locator(".note")).to_have_count(1)
+    expect(panel.locator(".note")).to_have_count(1)
     screenshot(sam, "console-supervisor-monitor")
     expect(seeker.locator("body")).not_to_contain_text("Suggest the crisis line")
 
