@@ -147,6 +147,10 @@ class PeerConnection(Connection):
 
     async def catch_up(self) -> None:
         await self._send_state()
+        # Events of monitored conversations were lost too; the console merges a history it
+        # has partly shown by seq, and sees from its state when one ended meanwhile.
+        for conv in list(self.monitoring):
+            await self._send_monitoring(conv)
 
     def alert(self, frame: str) -> None:
         """A supervisor alert; only supervisors on shift get them (contract)."""
@@ -291,16 +295,22 @@ class PeerConnection(Connection):
         s = self.services
         info = await s.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
-            raise RoutingError("not_available", "no live conversation with that id")
+            # Which conversation (addition): a reconnecting console asks again for each of its
+            # monitored ones at once, and must tell which of them ended meanwhile.
+            raise RoutingError("not_available", "no live conversation with that id", conversation=conv)
         if conv not in self.monitoring:
             self.monitoring.add(conv)
             await s.hub.subscribe(s.keys.ch_monitor(conv), self)
-        frame = await s.engine.assigned_frame(conv, "monitoring")
+        await self._send_monitoring(conv)
+        await self._audit(self.user, "monitor", conv, "", now_ms())
+
+    async def _send_monitoring(self, conv: str) -> None:
+        """The monitoring frame (state, notes, history), then an SMS conversation's delivery states."""
+        frame = await self.services.engine.assigned_frame(conv, "monitoring")
         if frame is not None:
             monitoring = self._mark_history(conv, frame)
             self.send(frame)
             await self._replay_deliveries(conv, monitoring)
-        await self._audit(self.user, "monitor", conv, "", now_ms())
 
 
 async def peer_endpoint(ws: WebSocket) -> None:

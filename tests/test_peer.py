@@ -385,7 +385,52 @@ async def test_supervisor_monitors_live_conversation_read_only(harness: Harness)
     await sup.send(type="message", conversation=conv, client_id="x", text="I should not")
     assert (await sup.next("error"))["code"] == "not_allowed"
     await sup.send(type="monitor", conversation="0" * 32)
-    assert (await sup.next("error"))["code"] == "not_available"
+    refused = await sup.next("error")
+    assert refused["code"] == "not_available" and refused["conversation"] == "0" * 32
+
+
+async def test_monitor_again_after_the_end_is_refused_naming_the_conversation(harness: Harness) -> None:
+    """A reconnecting console asks again for each monitored conversation: the refusal of one
+    that ended meanwhile says which (addition), so the console marks that tab alone."""
+    await harness.start()
+    await harness.add_peer("alice")
+    await harness.add_peer("sup", role="supervisor")
+    alice = await harness.peer("alice", capacity=2)
+    sup = await harness.peer("sup")
+    _, live = await _assigned(harness, alice)
+    _, gone = await _assigned(harness, alice)
+    await alice.send(type="end", conversation=gone, outcome="resolved")
+    await alice.next("ended", conversation=gone)
+    await sup.send(type="monitor", conversation=gone)
+    await sup.send(type="monitor", conversation=live)
+    refused = await sup.next("error")
+    assert refused["code"] == "not_available" and refused["conversation"] == gone
+    await sup.next("monitoring", conversation=live)
+
+
+async def test_events_lost_by_the_hub_come_back_to_a_monitoring_supervisor(harness: Harness) -> None:
+    """After the hub lost events (its pub/sub link dropped), a supervisor's socket catches up on
+    the conversations it monitors too, not only on its own: the monitoring frame again."""
+    srv = await harness.start()
+    await harness.add_peer("alice")
+    await harness.add_peer("sup", role="supervisor")
+    alice = await harness.peer("alice", capacity=1)
+    sup = await harness.peer("sup")
+    seeker, conv = await _assigned(harness, alice)
+    await sup.send(type="monitor", conversation=conv)
+    assert [m["seq"] for m in (await sup.next("monitoring", conversation=conv))["history"]] == [1, 2]
+    services = srv.services
+    (conn,) = [p for p in services.peers if p.user == "sup"]
+    channel = services.keys.ch_monitor(conv)
+    # What a pub/sub outage does to this socket: the message is stored, its event never comes.
+    await services.hub.unsubscribe(channel, conn)
+    await seeker.send(type="message", client_id="lost", text="said during the outage")
+    await seeker.next("ack", client_id="lost")
+    await services.hub.subscribe(channel, conn)
+    conn.resync()
+    again = await sup.next("monitoring", conversation=conv)
+    assert [m["seq"] for m in again["history"]] == [1, 2, 3] and again["state"] == "active"
+    await sup.none("message", conversation=conv)
 
 
 async def test_peer_reconnect_within_grace_gets_shift_then_assigned(harness: Harness) -> None:

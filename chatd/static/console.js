@@ -63,6 +63,8 @@ const STRINGS = {
     'tab.ended': 'ended',
     'panel.title': 'Conversation {id} ({channel})',
     'panel.monitor': 'Monitoring conversation {id} (read only)',
+    'monitor.ended': 'Monitoring stopped: this conversation has ended.',
+    'monitor.gone': 'Monitoring stopped: this conversation has ended. Messages written after the connection dropped are not shown here.',
     'canned.label': 'Canned response',
     'canned.insert': 'Insert',
     'canned.en': 'English',
@@ -147,6 +149,7 @@ const STRINGS = {
     'lang.fr': 'French',
     'sup.col.escalated': 'Escalated',
     'error.not_available': 'That peer is not available (not on shift, or no free slot).',
+    'error.monitor': 'That conversation is not live (it has ended, or the id is not right).',
     'error.rate_limited': 'Slow down: too many messages at once.',
     'error.too_large': 'That message is too long (4,000 characters at most).',
     'error.generic': 'The server refused that ({code}).',
@@ -205,6 +208,8 @@ const STRINGS = {
     'tab.ended': 'terminée',
     'panel.title': 'Conversation {id} ({channel})',
     'panel.monitor': 'Observation de la conversation {id} (lecture seule)',
+    'monitor.ended': 'Observation arrêtée : cette conversation a pris fin.',
+    'monitor.gone': 'Observation arrêtée : cette conversation a pris fin. Les messages écrits après la coupure de la connexion ne sont pas affichés ici.',
     'canned.label': 'Réponse préparée',
     'canned.insert': 'Insérer',
     'canned.en': 'Anglais',
@@ -289,6 +294,7 @@ const STRINGS = {
     'lang.fr': 'français',
     'sup.col.escalated': 'Transfert d’urgence',
     'error.not_available': 'Ce pair n’est pas disponible (pas en service ou aucune place libre).',
+    'error.monitor': 'Cette conversation n’est pas en cours (elle a pris fin, ou l’identifiant est erroné).',
     'error.rate_limited': 'Ralentissez : trop de messages à la fois.',
     'error.too_large': 'Ce message est trop long (4 000 caractères au plus).',
     'error.generic': 'Le serveur a refusé ({code}).',
@@ -320,6 +326,8 @@ let convCounter = 0; // the n in "Chat n"
 const convs = new Map();
 /** offer id → {frame, card, deadline} */
 const offers = new Map();
+/** Conversations the supervisor asked to monitor on this socket, until the server answers. */
+const monitorAsked = new Set();
 let selected = null;
 
 // ---- small helpers ----
@@ -478,6 +486,7 @@ function connect() {
     backoff.reset();
     $('conn').hidden = true;
     renderShift();
+    resumeMonitoring();
   });
   sock.addEventListener('message', (event) => {
     if (ws !== sock) return;
@@ -490,6 +499,7 @@ function connect() {
     const wasOpen = opened;
     ws = null;
     opened = false;
+    monitorAsked.clear(); // the old socket will answer nothing more
     renderShift();
     if (!wantSocket) return;
     if (event.code === 4401) {
@@ -532,6 +542,7 @@ window.addEventListener('offline', () => {
   const sock = ws;
   ws = null;
   opened = false;
+  monitorAsked.clear();
   renderShift();
   sock.close();
   $('conn').textContent = t('offline');
@@ -719,6 +730,7 @@ function makePanel(id, kind, channel, lang) {
     id, kind, n, channel: channel === 'sms' ? 'sms' : 'web', tab, panel, unread: 0, ended: false,
     lang: lang === 'fr' || lang === 'en' ? lang : null, risk: false, label: null,
     escalations: new Set(),
+    noteKeys: new Set(),
     lastTypingSent: 0, typingTimer: null,
     transcript: new Transcript(list, {
       own: 'peer',
@@ -966,17 +978,66 @@ function applyConvFrame(conv, frame) {
   // Notes kept with the conversation: the full list, so a reconnect shows each once.
   if (Array.isArray(frame.notes)) {
     conv.panel.querySelector('.notes-list').replaceChildren();
+    conv.noteKeys.clear();
     for (const note of frame.notes) addNote(conv, note);
   }
 }
 
 function onMonitoring(frame) {
   const id = String(frame.conversation);
+  // Unasked, it answers resumeMonitoring() or the server's own catch-up after it lost events.
+  const asked = monitorAsked.delete(id);
   let conv = convs.get(id);
+  if (!conv && !asked) return; // the supervisor closed that tab
   if (!conv) conv = makePanel(id, 'monitor', frame.channel, frame.lang);
   applyConvFrame(conv, frame);
-  for (const msg of Array.isArray(frame.history) ? frame.history : []) conv.transcript.addMessage(msg);
-  selectConv(id, true);
+  let missed = 0; // messages the tab had not shown: those written while the console was away
+  for (const msg of Array.isArray(frame.history) ? frame.history : []) {
+    if (conv.transcript.addMessage(msg)) missed += 1;
+  }
+  // Ended between the server's check and its reading of the history.
+  if (frame.state === 'ended') stopMonitoring(conv, 'monitor.ended');
+  if (asked) {
+    selectConv(id, true);
+    return;
+  }
+  // Unasked, it must not move the supervisor's tab or focus: count and announce instead.
+  if (missed && (selected !== conv.id || document.hidden)) {
+    conv.unread += missed;
+    renderTab(conv);
+    if (selected !== conv.id) announce(t('new.message', { n: conv.n }));
+  }
+}
+
+/**
+ * Monitoring belongs to one socket on the server: a console that reconnects (network blip,
+ * server restart, its web process gone) watches nothing until it asks again, and a tab left
+ * as it was would look live while it stays silent. Ask again for every monitored tab; the
+ * `monitoring` answer brings the history, merged by seq (onMonitoring), and a conversation
+ * that ended meanwhile is refused with `not_available` (onError).
+ */
+function resumeMonitoring() {
+  for (const conv of convs.values()) {
+    if (conv.kind === 'monitor' && !conv.ended) send({ type: 'monitor', conversation: conv.id });
+  }
+}
+
+/** The supervisor asks to monitor a conversation (its tab opens and takes focus). */
+function askMonitor(id) {
+  if (!send({ type: 'monitor', conversation: id })) return false;
+  monitorAsked.add(id);
+  return true;
+}
+
+/** The monitored conversation is over: the tab says so and stops looking live. */
+function stopMonitoring(conv, key) {
+  if (conv.ended) return;
+  conv.ended = true;
+  hideTyping(conv);
+  conv.transcript.addItem(el('li', { class: 'event', text: t(key) }));
+  setPanelEnded(conv, true);
+  renderTab(conv);
+  if (selected !== conv.id) announce(t(key));
 }
 
 function onMessage(frame) {
@@ -1048,7 +1109,18 @@ function setPanelEnded(conv, ended) {
   p.querySelector('.panel-closed').hidden = !ended;
 }
 
+/**
+ * Show a note or whisper unless it is shown already; returns its author's name, or null for a
+ * repeat. Notes have no seq, and the same one can come twice: a supervisor's whisper is sent
+ * on the monitor channel and to the supervisor's own, and a note written while an assigned or
+ * monitoring frame was being read comes live and in that frame's list. Author, time (ms) and
+ * text together tell it apart.
+ */
 function addNote(conv, note) {
+  const key = JSON.stringify([String(note.from || ''), String(note.at || ''), String(note.text || ''),
+    Boolean(note.whisper)]);
+  if (conv.noteKeys.has(key)) return null;
+  conv.noteKeys.add(key);
   const time = note.at ? formatTime(note.at, i18n.lang) : formatTime(null, i18n.lang);
   const name = String(note.from || '');
   const item = el('li', { class: note.whisper ? 'note note-whisper' : 'note' },
@@ -1063,6 +1135,7 @@ function onNote(frame) {
   const conv = convs.get(String(frame.conversation));
   if (!conv) return;
   const name = addNote(conv, frame);
+  if (name === null) return;
   const details = conv.panel.querySelector('.notes');
   const mine = profile && name === profile.display_name && !frame.whisper;
   if (!mine) {
@@ -1098,7 +1171,7 @@ function onAlert(frame) {
     el('span', { text: t('alert.text', { reason: reasonText(frame.reason), id: shortId(id) }) })), ' ');
   const monitor = el('button', { type: 'button', class: 'btn btn-primary', text: t('alert.monitor') });
   const dismiss = el('button', { type: 'button', class: 'btn btn-quiet', text: t('alert.dismiss') });
-  monitor.addEventListener('click', () => send({ type: 'monitor', conversation: id }));
+  monitor.addEventListener('click', () => askMonitor(id));
   dismiss.addEventListener('click', () => {
     item.remove();
     $('alerts').hidden = list.children.length === 0;
@@ -1133,7 +1206,7 @@ function onOverview(frame) {
     const id = String(c.conversation);
     const watch = el('button', { type: 'button', class: 'btn btn-quiet', text: t('sup.monitor') });
     watch.setAttribute('aria-label', `${t('sup.monitor')} ${shortId(id)}`);
-    watch.addEventListener('click', () => send({ type: 'monitor', conversation: id }));
+    watch.addEventListener('click', () => askMonitor(id));
     const escalated = Array.isArray(c.escalated) && c.escalated.length > 0;
     rows.append(el('tr', { class: c.risk || escalated ? 'row-risk' : null },
       el('th', { scope: 'row', text: shortId(id), title: id }),
@@ -1150,10 +1223,18 @@ function onOverview(frame) {
 $('monitor-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const id = $('monitor-id').value.trim();
-  if (id && send({ type: 'monitor', conversation: id })) $('monitor-id').value = '';
+  if (id && askMonitor(id)) $('monitor-id').value = '';
 });
 
 function onError(frame) {
+  if (frame.code === 'not_available' && typeof frame.conversation === 'string') {
+    // A refused monitor: the conversation is not live (any more). Asked again by
+    // resumeMonitoring(), it ended while the console was away: the tab says so, not the form.
+    const conv = convs.get(frame.conversation);
+    if (conv && conv.kind === 'monitor') stopMonitoring(conv, 'monitor.gone');
+    if (monitorAsked.delete(frame.conversation)) $('shift-error').textContent = t('error.monitor');
+    return;
+  }
   if (frame.code === 'offer_gone') {
     if (lastAccepted) removeOffer(lastAccepted);
     lastAccepted = null;

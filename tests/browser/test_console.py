@@ -197,6 +197,9 @@ def test_supervisor_gets_alerts_monitors_and_whispers(new_page: Any) -> None:
     expect(panel.locator(".notes-list")).to_contain_text("Suggest the crisis line again.")
     expect(panel.locator(".notes-list")).to_contain_text(SUPERVISOR.display_name)
     expect(panel.locator(".notes")).to_have_attribute("open", "")
+    # The supervisor's own copy comes on two channels (monitor and own): shown once.
+    expect(monitor.locator(".note")).to_have_count(1)
+    expect(panel.locator(".note")).to_have_count(1)
     screenshot(sam, "console-supervisor-monitor")
     expect(seeker.locator("body")).not_to_contain_text("Suggest the crisis line")
 
@@ -246,3 +249,152 @@ def test_a_texter_s_delivery_state_shows_and_survives_a_reload(new_page: Any) ->
     own = peer.locator(".msg-own", has_text=reply)
     expect(own).to_have_attribute("data-state", "sms-delivered", timeout=15_000)
     assert "+1613" not in peer.content()  # the texter's number is never shown to the peer
+
+
+def _shown_seqs(panel: Any) -> list[int]:
+    """The seq numbers of the messages a panel's transcript shows, in the order shown."""
+    seqs = panel.locator("li.msg").evaluate_all("els => els.map(e => e.dataset.seq || '')")
+    return [int(s) for s in seqs if s]
+
+
+def _seeker_send_stored(seeker: Any, text: str) -> None:
+    """Send as the seeker and wait for the server's ack (the message is stored)."""
+    seeker_send(seeker, text)
+    own = seeker.locator("li.msg-own").filter(has_text=text)
+    expect(own.locator(".msg-state")).to_have_text("Delivered")
+
+
+def _monitor_by_id(sam: Any, conversation: str) -> Any:
+    """Monitor a conversation from the supervisor's id field; returns its panel."""
+    sam.fill("#monitor-id", conversation)
+    sam.locator("#monitor-form button[type=submit]").click()
+    panel = sam.locator(f".panel[data-kind='monitor'][data-conversation='{conversation}']")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def test_monitoring_resumes_after_the_console_reconnects(new_page: Any) -> None:
+    """Monitoring is per socket: after a drop the console asks again for each monitored tab,
+    shows what was said while it was away and what comes after, each message once, and leaves
+    the supervisor's selected tab, focus and draft alone."""
+    pat = new_page("/console", name="pat")
+    one = new_page("/", name="seeker-1")
+    two = new_page("/", name="seeker-2")
+    login(pat, PEER)
+    start_shift(pat, capacity=2)
+    _seeker_send_stored(one, "first seeker")
+    accept_offer(pat)
+    _seeker_send_stored(two, "second seeker")
+    pat.locator(".offer").get_by_role("button", name="Accept").click()
+    expect(pat.locator(".tab")).to_have_count(2)
+    first, second = (pat.locator(".panel").nth(i).get_attribute("data-conversation") for i in range(2))
+    assert first and second
+
+    sam = new_page("/console", name="sam")
+    login(sam, SUPERVISOR)
+    watch_one = _monitor_by_id(sam, first)
+    watch_one.locator(".composer-text").fill("Check in about safety.")
+    watch_one.get_by_role("button", name="Whisper").click()
+    expect(watch_one.locator(".note")).to_have_count(1)
+    watch_two = _monitor_by_id(sam, second)
+    expect(watch_two.locator("li.msg-seeker")).to_have_text(re.compile("second seeker"))
+
+    # The supervisor is back on the first tab, half-way through another whisper.
+    sam.locator(".tab").nth(0).click()
+    draft = watch_one.locator(".composer-text")
+    draft.fill("draft not sent yet")
+    draft.focus()
+
+    sam.context.set_offline(True)
+    expect(sam.locator("#conn")).to_be_visible()
+    _seeker_send_stored(two, "said while the supervisor was away")
+    sam.context.set_offline(False)
+    expect(sam.locator("#conn")).to_be_hidden(timeout=30_000)
+
+    away = watch_two.locator("li.msg-seeker").filter(has_text="said while the supervisor was away")
+    expect(away).to_have_count(1)
+    _seeker_send_stored(two, "said after the reconnect")
+    expect(watch_two.locator("li.msg-seeker").filter(has_text="said after the reconnect")).to_have_count(1)
+    seqs = _shown_seqs(watch_two)
+    assert seqs == list(range(1, len(seqs) + 1)), f"a message is missing, doubled or out of order: {seqs}"
+    expect(watch_two.locator("li.msg-seeker")).to_have_count(3)
+    expect(sam.locator(".tab").nth(1).locator(".tab-badge")).to_have_text("2 unread")
+
+    # Nothing moved under the supervisor's hands.
+    expect(sam.locator(".tab").nth(0)).to_have_attribute("aria-selected", "true")
+    expect(draft).to_be_focused()
+    expect(draft).to_have_value("draft not sent yet")
+    # The first conversation is watched again too, and its whisper is shown once.
+    _seeker_send_stored(one, "first seeker again")
+    expect(watch_one.locator("li.msg-seeker").filter(has_text="first seeker again")).to_have_count(1)
+    expect(watch_one.locator(".note")).to_have_count(1)
+    expect(watch_one.locator("li.event")).to_have_count(0)
+
+
+def test_monitoring_that_ended_while_the_console_was_away_says_so(new_page: Any) -> None:
+    """The conversation ended while the supervisor's console was disconnected: the server
+    refuses to monitor it again, and the tab says plainly that monitoring stopped."""
+    pat = new_page("/console", name="pat")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    _seeker_send_stored(seeker, "hello")
+    panel = accept_offer(pat)
+    conversation = panel.get_attribute("data-conversation")
+    assert conversation
+
+    sam = new_page("/console", name="sam")
+    login(sam, SUPERVISOR)
+    watch = _monitor_by_id(sam, conversation)
+    expect(watch.locator("li.msg-seeker")).to_have_text(re.compile("hello"))
+
+    sam.context.set_offline(True)
+    expect(sam.locator("#conn")).to_be_visible()
+    _seeker_send_stored(seeker, "goodbye")
+    panel.get_by_role("button", name="End conversation").click()
+    expect(pat.locator(".tab").first).to_contain_text("(ended)")
+    sam.context.set_offline(False)
+    expect(sam.locator("#conn")).to_be_hidden(timeout=30_000)
+
+    expect(sam.locator(".tab").first).to_contain_text("(ended)")
+    expect(watch.locator("li.event")).to_have_text(re.compile("Monitoring stopped: this conversation has ended"))
+    expect(watch.locator(".composer")).to_be_hidden()
+    # The refusal belongs to the tab, not to the shift controls.
+    expect(sam.locator("#shift-error")).to_have_text("")
+
+
+def test_a_peer_s_notes_and_whispers_show_once_after_a_reconnect(new_page: Any) -> None:
+    """The assigned frame after a reconnect carries every note and whisper: the ones shown
+    before stay once, and a whisper sent while the peer's console was away appears."""
+    pat = new_page("/console", name="pat")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    _seeker_send_stored(seeker, "hello")
+    panel = accept_offer(pat)
+    conversation = panel.get_attribute("data-conversation")
+    assert conversation
+    panel.locator(".notes summary").click()
+    panel.locator(".note-text").fill("Own note.")
+    panel.locator(".note-form button[type=submit]").click()
+
+    sam = new_page("/console", name="sam")
+    login(sam, SUPERVISOR)
+    watch = _monitor_by_id(sam, conversation)
+    watch.locator(".composer-text").fill("First whisper.")
+    watch.get_by_role("button", name="Whisper").click()
+    expect(panel.locator(".note")).to_have_count(2)
+
+    pat.context.set_offline(True)
+    expect(pat.locator("#conn")).to_be_visible()
+    watch.locator(".composer-text").fill("Whisper while away.")
+    watch.get_by_role("button", name="Whisper").click()
+    expect(watch.locator(".note")).to_have_count(3)
+    _seeker_send_stored(seeker, "are you there?")
+    pat.context.set_offline(False)
+    expect(pat.locator("#conn")).to_be_hidden(timeout=30_000)
+
+    expect(panel.locator("li.msg-seeker").filter(has_text="are you there?")).to_have_count(1)
+    expect(panel.locator(".note")).to_have_count(3)
+    for text in ("Own note.", "First whisper.", "Whisper while away."):
+        expect(panel.locator(".note").filter(has_text=text)).to_have_count(1)
