@@ -40,10 +40,10 @@ _TEXTS: dict[str, dict[str, str]] = {
                "maintenant : {line} ({email}). En cas de danger, composez le 911."),
     },
     "media_not_shown": {
-        "en": ("A picture was sent, but pictures can't be seen or kept here. Please say in words "
-               "what you want to share."),
-        "fr": ("Une image a été envoyée, mais les images ne peuvent pas être vues ni conservées ici. "
-               "Dites-nous en mots ce que vous voulez partager."),
+        "en": ("A picture or file was sent, but pictures and files can't be seen or kept here. Please "
+               "say in words what you want to share."),
+        "fr": ("Une image ou un fichier a été envoyé, mais les images et les fichiers ne peuvent pas être "
+               "vus ni conservés ici. Dites-nous en mots ce que vous voulez partager."),
     },
 }
 

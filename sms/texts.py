@@ -75,12 +75,13 @@ class SmsTexts:
         return _pick(lang, en, fr)
 
     def media_not_shown(self, lang: Language | None) -> str:
-        """A picture (MMS) with no words, from a texter with no open conversation: pictures are
-        never fetched here, so ask for words, and say where help is."""
-        en = (f"We can't see pictures here. Please tell us in words what's going on, and a peer "
-              f"will text you back. 24/7 line: {self.crisis_line}. Emergency: 911.")
-        fr = (f"Nous ne pouvons pas voir les images ici. Dites-nous en mots ce qui se passe, et une "
-              f"personne aidante vous répondra. Ligne 24/7 : {self.crisis_line}. Urgence : 911.")
+        """A picture or other file (MMS) with no words, from a texter with no open conversation:
+        media is never fetched here, so ask for words, and say where help is."""
+        en = (f"We can't see pictures or files here. Please tell us in words what's going on, and a "
+              f"peer will text you back. 24/7 line: {self.crisis_line}. Emergency: 911.")
+        fr = (f"Nous ne pouvons pas voir les images ni les fichiers ici. Dites-nous en mots ce qui se "
+              f"passe, et une personne aidante vous répondra. Ligne 24/7 : {self.crisis_line}. "
+              "Urgence : 911.")
         return _pick(lang, en, fr)
 
     def opted_out(self, lang: Language | None) -> str:

@@ -124,7 +124,7 @@ async def test_a_picture_with_a_caption_stalled_on_its_last_step_is_completed_on
     await text(srv, "warm-up", number="+16135550100")
     sid = new_sid()
     media = {"NumMedia": "1", "MediaUrl0": "https://api.twilio.com/x/Media/ME0", "MediaContentType0": "image/jpeg"}
-    proxy.cut_at(b"A picture was sent")  # the caption is stored; the line's step never reaches Redis
+    proxy.cut_at(b"A picture or file was sent")  # the caption is stored; the line's step never reaches Redis
     assert (await text(srv, "look at this", sid=sid, extra=media)).status_code == 503
     proxy.disarm()
     assert (await text(srv, "look at this", sid=sid, extra=media)).status_code == 200
