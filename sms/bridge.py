@@ -193,9 +193,10 @@ class SmsBridge:
                     # Answering again costs nothing and the first answer may never have arrived.
                     return twiml(self.texts.help(None) if classify(body).intent == Intent.HELP else None)
                 conv, lang = _str(found[1]) or None, _str(found[2]) or None
-                reply = await self._handle(nhash, number, body, sid, conv, Language(lang) if lang else None, media)
-                # Done: a copy arriving later is a duplicate. A stored text marked it already.
-                await self.redis.set(done, "done", ex=SID_TTL_S, nx=True)
+                reply, marked = await self._handle(nhash, number, body, sid, conv,
+                                                   Language(lang) if lang else None, media)
+                if not marked:  # a stored text's last append marked it done already
+                    await self.redis.set(done, "done", ex=SID_TTL_S, nx=True)
         except Exception as exc:
             # Not done: nothing is claimed, so Twilio's retry (503) does the work.
             log.warning("sms.inbound_failed", message_sid=sid, error=type(exc).__name__)
@@ -219,9 +220,10 @@ class SmsBridge:
         return conv
 
     async def _handle(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
-                      lang: Language | None, media: int) -> str | None:
-        """Act on one inbound text; the TwiML answer's text, if any. Every step is safe to
-        repeat: a retry after a failure part-way redoes what was not done and nothing twice.
+                      lang: Language | None, media: int) -> tuple[str | None, bool]:
+        """Act on one inbound text: the TwiML answer's text, if any, and whether the work was
+        marked done already (a stored text's append marks it). Every step is safe to repeat: a
+        retry after a failure part-way redoes what was not done and nothing twice.
 
         While the number has an open conversation and is not opted out, its texts are that
         conversation's words (a "Yes" answers the peer): only the opt-out keywords and
@@ -242,49 +244,51 @@ class SmsBridge:
                 await self.outbox.cancel_conversation(conv)
                 await engine.end(conv, "seeker", outcome="opted_out")
             log.info("sms.opted_out", conversation=conv)
-            return None  # Twilio's Advanced Opt-Out sends the confirmation
+            return None, False  # Twilio's Advanced Opt-Out sends the confirmation
         if c.intent == Intent.DELETE:
             await self._forget_number(nhash, conv)
-            return self.texts.deleted(lang or c.language)
+            return self.texts.deleted(lang or c.language), False
         if conv is not None and (c.intent == Intent.TEXT or not await store.is_opted_out(nhash)):
-            if not await self._to_conversation(nhash, number, body, sid, conv, lang, media):
-                return self.texts.media_not_shown(lang)
+            marked = await self._to_conversation(nhash, number, body, sid, conv, lang, media)
+            if media and not marked and is_blank(body):  # the conversation ended this very moment
+                return self.texts.media_not_shown(lang), False
             if c.intent == Intent.HELP:
-                return self.texts.help(lang)
+                return self.texts.help(lang), marked
             if c.intent == Intent.LANGUAGE and lang is None and c.language is not None:
                 # The in-line notice of a texter whose language is not known asks "Reply FR".
                 await self._set_lang(nhash, conv, c.language)
-                return self.texts.language_set(c.language)
-            return None
+                return self.texts.language_set(c.language), marked
+            return None, marked
         if c.intent == Intent.HELP:
-            return self.texts.help(lang or c.language)
+            return self.texts.help(lang or c.language), False
         if c.intent == Intent.OPT_IN:
             await store.set_opt_out(nhash, False, now_ms())
             log.info("sms.opted_in")
-            return self.texts.opted_in(lang or c.language)
+            return self.texts.opted_in(lang or c.language), False
         if c.intent == Intent.LANGUAGE and c.language is not None:
             await self._set_lang(nhash, conv, c.language)
-            return self.texts.language_set(c.language)
+            return self.texts.language_set(c.language), False
         if is_blank(body):
             if media:
                 # A picture with no words and no one to show it to: say so, and where help is.
                 log.info("sms.media_not_shown", in_conversation=False, media=media)
                 await self._count("sms_media_not_shown")
-                return self.texts.media_not_shown(lang)
-            return None
-        await self._to_conversation(nhash, number, body, sid, None, lang, media)
-        return None
+                return self.texts.media_not_shown(lang), False
+            return None, False
+        return None, await self._to_conversation(nhash, number, body, sid, None, lang, media)
 
     async def _to_conversation(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
                                lang: Language | None, media: int) -> bool:
         """The text's words (and a line saying a picture was not shown) into the number's open
-        conversation, opened and queued on first contact; each stored once per ``sid``.
-        False, storing nothing, for a picture with no words whose conversation just ended."""
+        conversation, opened and queued on first contact; each stored once per ``sid``. True
+        when the last of them was stored, which marks the ``MessageSid`` done (append.lua)."""
+        marked = False
         if conv is None:
             conv = await self._open(nhash, number, lang)
         if not is_blank(body):
             conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
                                       risk=self.services.risk.matches(body))
+            marked = not media
         if media:
             # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
             log.info("sms.media_not_shown", conversation=conv, media=media)
@@ -292,9 +296,10 @@ class SmsBridge:
             try:  # the line never opens a conversation of its own
                 await self.services.engine.append(conv, "system", routing_texts.text_for("media_not_shown", lang),
                                                   client_id=sid + MEDIA_SUFFIX, once_ttl_s=SID_TTL_S)
+                marked = True
             except RoutingError:
-                return not is_blank(body)  # it ended this very moment: with no words, answer in TwiML
-        return True
+                pass  # it ended this very moment; with no words, the caller answers in TwiML
+        return marked
 
     async def _append(self, nhash: str, number: str, conv: str, lang: Language | None, sender: str, text: str,
                       client_id: str, *, risk: bool = False) -> str:
