@@ -24,8 +24,8 @@ from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
+from records.keyspace import Keys
 from routing.engine import Engine, new_id
-from routing.keys import Keys
 from routing.risk import RiskMatcher
 from routing.worker import Worker
 

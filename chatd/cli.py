@@ -24,8 +24,8 @@ from config.settings import Settings, SettingsError
 from peers import accounts
 from peers.errors import PeersError
 from peers.sessions import Sessions
+from records.keyspace import Keys
 from routing.archive import purge
-from routing.keys import Keys
 
 log = get_logger("chatd.cli")
 MAX_WS_FRAME = 64 * 1024

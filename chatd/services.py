@@ -14,8 +14,8 @@ from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
+from records.keyspace import Keys
 from routing.engine import Engine
-from routing.keys import Keys
 from routing.risk import RiskMatcher
 
 if TYPE_CHECKING:

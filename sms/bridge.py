@@ -98,23 +98,6 @@ def credentials(settings: Settings) -> Credentials:
     return Credentials("AC" + digest[:32], digest[32:64], "+15550100000", simulated=True)
 
 
-class SmsKeysCore:
-    """The bridge's own keys, beside the outbox's (same prefix)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.p = f"{prefix}:sms"
-
-    def open(self, nhash: str) -> str:
-        return f"{self.p}:open:{nhash}"
-
-    def lang(self, nhash: str) -> str:
-        return f"{self.p}:lang:{nhash}"
-
-    @property
-    def processing(self) -> str:
-        return f"{self.p}:events:processing"
-
-
 class SmsBridge:
     def __init__(self, services: Services, creds: Credentials, outbox: Outbox, sender: TwilioSender) -> None:
         self.services = services
@@ -123,7 +106,7 @@ class SmsBridge:
         self.creds = creds
         self.outbox = outbox
         self.sender = sender
-        self.keys = SmsKeysCore(services.settings.key_prefix)
+        self.keys = services.keys.sms
         self.texts = SmsTexts.from_settings(services.settings)
         package = resources.files("sms")
         self._lookup = self.redis.register_script(package.joinpath("inbound.lua").read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ import websockets
 from redis.asyncio import Redis
 
 from config.settings import Settings
-from routing.keys import Keys
+from records.keyspace import Keys
 from tests.conftest import Harness, RedisServer, Running, free_port
 from tests.helpers import WS, t
 from tests.processes import connect_peer, login, processes, ready, spawn

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from routing.keys import Keys
+from records.keyspace import Keys
 from routing.scripts import Scripts
 from tests.conftest import RedisServer
 
