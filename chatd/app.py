@@ -20,10 +20,10 @@ from chatd.hub import Hub
 from chatd.peer import peer_endpoint
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
-from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
+from records import open_records
 from records.keyspace import Keys
 from routing.engine import Engine, new_id
 from routing.risk import RiskMatcher
@@ -95,7 +95,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect_redis(redis_url)
-        store = await Store.open(settings.database)
+        store = await open_records(settings.database)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
         hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
