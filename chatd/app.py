@@ -20,6 +20,7 @@ from chatd.hub import Hub
 from chatd.peer import peer_endpoint
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
+from chatd.sms_plugin import start_sms
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
@@ -164,8 +165,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     app = ChatdApp(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
     if run_web:
         app.socket_endpoints = {"/ws/seeker": seeker_endpoint, "/ws/peer": peer_endpoint}
-    from sms.bridge import plugin as sms_plugin
-    app.state.plugins = [sms_plugin]
+    app.state.plugins = [start_sms]
     app.state.settings = settings
     return app
 
