@@ -123,12 +123,12 @@ async def _start_chatd(procs: Procs, redis_url: str, secret: str, webs: int) -> 
 
 async def _create_accounts(data_dir: Path, users: list[str]) -> None:
     """Trained peer accounts, hashed once (argon2 costs ~0.1 s a hash) and stored directly."""
-    from chatd.store import Store
     from peers import accounts
+    from records import open_records
 
     data_dir.mkdir(parents=True, exist_ok=True)
     hashed = await asyncio.to_thread(accounts.HASHER.hash, PASSWORD)
-    store = await Store.open(data_dir / "chatd.sqlite3")
+    store = await open_records(data_dir / "chatd.sqlite3")
     try:
         for user in users:
             accounts.validate(user, f"Peer {user}", "peer", PASSWORD)

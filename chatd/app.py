@@ -20,12 +20,13 @@ from chatd.hub import Hub
 from chatd.peer import peer_endpoint
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
-from chatd.store import Store
+from chatd.sms_plugin import start_sms
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
+from records import open_records
+from records.keyspace import Keys
 from routing.engine import Engine, new_id
-from routing.keys import Keys
 from routing.risk import RiskMatcher
 from routing.worker import Worker
 
@@ -95,7 +96,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect_redis(redis_url)
-        store = await Store.open(settings.database)
+        store = await open_records(settings.database)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
         hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
@@ -164,8 +165,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     app = ChatdApp(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
     if run_web:
         app.socket_endpoints = {"/ws/seeker": seeker_endpoint, "/ws/peer": peer_endpoint}
-    from sms.bridge import plugin as sms_plugin
-    app.state.plugins = [sms_plugin]
+    app.state.plugins = [start_sms]
     app.state.settings = settings
     return app
 

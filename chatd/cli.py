@@ -18,15 +18,15 @@ from starlette.applications import Starlette
 
 from chatd.app import create_app
 from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
-from chatd.store import Store
 from config.logging import configure_logging, get_logger
 from config.settings import Settings, SettingsError
 from config.textrules import find_unencodable
 from peers import accounts
 from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
+from records import Records, open_records
+from records.keyspace import Keys
 from routing.archive import purge
-from routing.keys import Keys
 
 log = get_logger("chatd.cli")
 MAX_WS_FRAME = 64 * 1024
@@ -105,7 +105,7 @@ def cmd_serve(settings: Settings) -> int:
 
 async def _ensure_demo_account(settings: Settings) -> None:
     """On embedded defaults only: a demo supervisor, so a newcomer can try both sides at once."""
-    store = await Store.open(settings.database)
+    store = await open_records(settings.database)
     try:
         if await store.list_supporters():
             return
@@ -126,8 +126,8 @@ def _require_redis(settings: Settings, command: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _open_store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(settings.database)
+async def _open_store(settings: Settings) -> AsyncIterator[Records]:
+    store = await open_records(settings.database)
     try:
         yield store
     finally:

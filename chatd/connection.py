@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -22,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatd.wire import WireError, error_frame
 from config.logging import get_logger
+from records import RecordsUnavailable
 from routing.engine import new_id
 from routing.errors import RoutingError
 
@@ -280,7 +280,7 @@ class Connection:
             # was this frame's fault alone, so the frame is refused and the socket stays.
             log.error("socket.unencodable_text", kind=self.kind)
             self.send_error("bad_request", "the frame holds text that is not valid Unicode")
-        except (RedisError, OSError, TimeoutError, sqlite3.OperationalError) as exc:
+        except (RedisError, OSError, TimeoutError, RecordsUnavailable) as exc:
             # Redis (or the database) is away or late: nothing was acknowledged (the step may
             # still land), the socket stays, and the client retries with the same client_id,
             # which stores the message once with every step it triggers (append.lua).

@@ -9,7 +9,6 @@ or a disabled account closes the socket with 4401: at once through a kick event,
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -20,9 +19,9 @@ from starlette.websockets import WebSocket
 from chatd import wire
 from chatd.connection import Connection, parse_json
 from chatd.services import Services
-from chatd.store import Supporter
 from config.logging import get_logger
 from peers.sessions import COOKIE_NAME
+from records import RecordsError, Supporter
 from routing.engine import iso_now, now_ms
 from routing.errors import RoutingError
 from routing.states import ConvState, ShiftAction
@@ -220,7 +219,7 @@ class PeerConnection(Connection):
         peer's answer: the action is done, and "unavailable" (nothing stored) would be false."""
         try:
             await write
-        except (sqlite3.Error, OSError) as exc:
+        except (RecordsError, OSError) as exc:
             log.error("record.write_failed", what=what, conversation=conv, error=type(exc).__name__)
 
     async def _with_offer_id(self, offer: str, step: Awaitable[T]) -> T:

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from chatd.hub import Hub
-from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
+from records import Records
+from records.keyspace import Keys
 from routing.engine import Engine
-from routing.keys import Keys
 from routing.risk import RiskMatcher
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ STOP_TRIES = 5
 class Services:
     settings: Settings
     redis: Redis
-    store: Store
+    store: Records
     engine: Engine
     hub: Hub
     sessions: Sessions

@@ -80,7 +80,7 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("var")
     redis_url: str | None = None
-    database: Path = Path("var/chatd.sqlite3")
+    database: Path | str = Path("var/chatd.sqlite3")  # a SQLite file, or a URL (str) kept as given
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     crisis_line: str = DEFAULT_CRISIS_LINE
@@ -144,7 +144,7 @@ class Settings:
         host = env.get("CHATD_HOST") or "127.0.0.1"
         port = _int(env, "CHATD_PORT", 8000, 0, 65535)
         data_dir = Path(env.get("CHATD_DATA_DIR") or "var")
-        database = Path(env["CHATD_DATABASE"]) if env.get("CHATD_DATABASE") else data_dir / "chatd.sqlite3"
+        database = _database(env.get("CHATD_DATABASE") or "", data_dir)
         public_url = (env.get("CHATD_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
         if urlsplit(public_url).scheme not in ("http", "https"):
             raise SettingsError(f"CHATD_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
@@ -191,6 +191,14 @@ class Settings:
             demo_account=redis_url is None and twilio_sid is None
             and (env.get("CHATD_DEMO_ACCOUNT", "1") not in ("0", "false", "no")),
         )
+
+
+def _database(raw: str, data_dir: Path) -> Path | str:
+    """``CHATD_DATABASE``: a SQLite file path, or a database server's URL, kept as a string
+    (``Path`` would fold its ``//``); which URLs work is records.open_records' to say."""
+    if not raw:
+        return data_dir / "chatd.sqlite3"
+    return raw if "://" in raw else Path(raw)
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from chatd.store import Store, Supporter
 from config.textrules import is_blank
 from peers.errors import AccountExists, InvalidAccount, NoSuchAccount
+from records import RecordExists, Records, Supporter
 
 # OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -35,23 +34,23 @@ def validate(username: str, display_name: str, role: str, password: str) -> None
         raise InvalidAccount(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters")
 
 
-async def create(store: Store, username: str, display_name: str, role: str, trained: bool,
+async def create(store: Records, username: str, display_name: str, role: str, trained: bool,
                  password: str) -> None:
     validate(username, display_name, role, password)
     hashed = await asyncio.to_thread(HASHER.hash, password)
     try:
         await store.add_supporter(username, display_name.strip(), role, trained, hashed, int(time.time() * 1000))
-    except sqlite3.IntegrityError:
+    except RecordExists:
         raise AccountExists(f"an account named {username!r} already exists") from None
 
 
-async def set_flags(store: Store, username: str, *, trained: bool | None = None,
+async def set_flags(store: Records, username: str, *, trained: bool | None = None,
                     disabled: bool | None = None) -> None:
     if not await store.update_supporter(username, trained=trained, disabled=disabled):
         raise NoSuchAccount(f"no account named {username!r}")
 
 
-async def check_login(store: Store, username: str, password: str) -> Supporter | None:
+async def check_login(store: Records, username: str, password: str) -> Supporter | None:
     """The account when the password is right and the account is enabled; otherwise None.
 
     The hash check is awaited in a thread and its result is the only way to a True answer: a

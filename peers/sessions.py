@@ -14,7 +14,7 @@ import time
 
 from redis.asyncio import Redis
 
-from routing.keys import Keys
+from records.keyspace import Keys
 
 COOKIE_NAME = "chatd_session"
 MAX_FAILURES = 5
@@ -90,7 +90,7 @@ class Sessions:
     # --- brute-force throttle ---------------------------------------------------------------
     def _fail_keys(self, username: str, address: str) -> tuple[str, str]:
         return (self.keys.login_fail(hashlib.sha256(username.lower().encode()).hexdigest()[:32]),
-                self.keys.login_fail("addr:" + hashlib.sha256(address.encode()).hexdigest()[:32]))
+                self.keys.login_fail_address(hashlib.sha256(address.encode()).hexdigest()[:32]))
 
     async def throttled(self, username: str, address: str) -> bool:
         user_key, addr_key = self._fail_keys(username, address)

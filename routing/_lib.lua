@@ -1,5 +1,5 @@
 -- Shared helpers, prepended to every routing script when it is loaded (routing/scripts.py).
--- Every script's ARGV[1] is the key prefix P; key names mirror routing/keys.py exactly.
+-- Every script's ARGV[1] is the key prefix P; key names mirror records/keyspace.py exactly.
 -- Published payloads are envelopes "seq<TAB>conv<TAB>frame": the frame is the JSON text sent to
 -- the client as is; seq (0 when not a message) lets a socket drop a replayed duplicate.
 local P = ARGV[1]

@@ -1,7 +1,7 @@
-"""Archiving an ended conversation from Redis into SQLite, idempotently, and retention.
+"""Archiving an ended conversation from Redis into the durable records, idempotently, and retention.
 
 Forget races archive: ``forget`` marks the conversation forgotten and deletes its log in one
-Redis step, then deletes the SQLite texts. Archive reads flag and log in one MULTI, writes, and
+Redis step, then deletes the archived texts. Archive reads flag and log in one MULTI, writes, and
 reads the flag again afterwards; if forget happened in between, archive deletes what it wrote.
 Either order ends with no text stored.
 """
@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
-from chatd.store import ArchivedMessage, ArchivedNote, Store
 from config.settings import Settings
+from records import ArchivedMessage, ArchivedNote, ConversationRecord, Escalation, Records
 from routing.engine import Engine
 
 MIN_REDIS_KEEP_S = 60
@@ -27,8 +27,8 @@ def _int(v: Any) -> int | None:
     return int(v) if v not in (None, b"", "") else None
 
 
-async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -> bool:
-    """Copy an ended conversation to SQLite; True when it was archived (now or before)."""
+async def archive(engine: Engine, store: Records, settings: Settings, conv: str) -> bool:
+    """Copy an ended conversation to the records; True when it was archived (now or before)."""
     k, redis = engine.keys, engine.redis
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hgetall(k.conv(conv))
@@ -45,18 +45,18 @@ async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -
     first_queued = _int(h.get("first_queued"))
     accepted, ended = _int(h.get("accepted")), _int(h.get("ended"))
     wait_end = accepted or ended
-    escalations = []
+    escalations: list[Escalation] = []
     for item in esc:
         reason, _, at = _s(item).partition("|")
         escalations.append({"reason": reason, "at_ms": int(at or 0)})
-    row = {
+    row: ConversationRecord = {
         "id": conv, "channel": h.get("channel"), "lang": h.get("lang"), "created_ms": _int(h.get("created")),
         "queued_ms": first_queued, "accepted_ms": accepted, "ended_ms": ended, "ended_by": h.get("ended_by"),
         "outcome": h.get("outcome") or None,
         "wait_s": (wait_end - first_queued) / 1000 if first_queued and wait_end else None,
-        "peer": h.get("peer") or h.get("last_peer") or None, "escalations": json.dumps(escalations),
-        "risk": int(h.get("risk") == "1"), "survey": _int(h.get("survey")), "label": h.get("label") or None,
-        "number_hash": h.get("number_hash") or None, "forgotten": int(forgotten),
+        "peer": h.get("peer") or h.get("last_peer") or None, "escalations": escalations,
+        "risk": h.get("risk") == "1", "survey": _int(h.get("survey")), "label": h.get("label") or None,
+        "number_hash": h.get("number_hash") or None, "forgotten": forgotten,
     }
     keep_texts = settings.retention_days > 0 and not forgotten
     messages, notes = [], []
@@ -82,7 +82,7 @@ async def archive(engine: Engine, store: Store, settings: Settings, conv: str) -
     return True
 
 
-async def purge(store: Store, settings: Settings, now_ms: int | None = None) -> int:
+async def purge(store: Records, settings: Settings, now_ms: int | None = None) -> int:
     """Delete archived texts of conversations that ended more than the retention time ago."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     return await store.purge(now - settings.retention_days * 86_400_000)

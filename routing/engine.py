@@ -17,9 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from config.settings import Settings
+from records.keyspace import Keys
 from routing import texts
 from routing.errors import IllegalTransition, RoutingError
-from routing.keys import Keys
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
 

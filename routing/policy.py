@@ -14,6 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+QUEUE_BAND_SCALE = 10**13
+BAND_RISK, BAND_HEAD, BAND_NORMAL = 0, 1, 2
+
+
+def queue_score(band: int, queued_ms: int) -> int:
+    """A conversation's score in ``P:queue``: band first (risk, then requeued-to-head, then
+    normal), then arrival. ``score`` in routing/_lib.lua computes the same."""
+    return band * QUEUE_BAND_SCALE + queued_ms
+
 
 @dataclass(frozen=True, slots=True)
 class Waiting:

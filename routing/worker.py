@@ -23,9 +23,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from chatd.store import Store
 from config.logging import get_logger
 from config.settings import Settings
+from records import Records
 from routing.archive import archive, purge
 from routing.engine import Engine, new_id
 from routing.errors import RoutingError
@@ -64,7 +64,7 @@ def _s(v: Any) -> str:
 
 
 class Worker:
-    def __init__(self, engine: Engine, store: Store, settings: Settings) -> None:
+    def __init__(self, engine: Engine, store: Records, settings: Settings) -> None:
         self.engine = engine
         self.store = store
         self.settings = settings

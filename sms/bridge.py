@@ -11,6 +11,9 @@ conversation onto ``P:sms:events``; one consumer turns them into texts on the ou
 and system messages, the in-line notice, escalations, closing texts). Delivery states go to
 the assigned peer as ``delivery`` frames. Crash safety: an event is moved to a processing
 list while handled and handled again after a restart (the outbox ignores a repeated seq).
+
+The bridge is given what it uses (Redis, the routing engine, the records, the keyspace, the
+settings, the risk matcher); chatd/sms_plugin.py starts it in a chatd process.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from chatd.services import Services, stop_all
 from config.logging import get_logger
 from config.settings import Settings
 from config.textrules import is_blank
+from records import Records
+from records.keyspace import Keys
 from routing import texts as routing_texts
-from routing.engine import ChannelNeeds, new_id, now_ms
+from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
+from routing.risk import RiskMatcher
 from routing.states import ConvState
 from routing.worker import Worker
 from sms.hashing import normalise_e164, number_hash, texter_label
@@ -115,37 +120,25 @@ def credentials(settings: Settings) -> Credentials:
     return Credentials("AC" + digest[:32], digest[32:64], "+15550100000", simulated=True)
 
 
-class SmsKeysCore:
-    """The bridge's own keys, beside the outbox's (same prefix)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.p = f"{prefix}:sms"
-
-    def open(self, nhash: str) -> str:
-        return f"{self.p}:open:{nhash}"
-
-    def lang(self, nhash: str) -> str:
-        return f"{self.p}:lang:{nhash}"
-
-    @property
-    def processing(self) -> str:
-        return f"{self.p}:events:processing"
-
-
 class SmsBridge:
-    def __init__(self, services: Services, creds: Credentials, outbox: Outbox, sender: TwilioSender) -> None:
-        self.services = services
-        self.settings = services.settings
-        self.redis: Redis = services.redis
+    """Webhooks in, the consumer of ``P:sms:events`` out; one per process."""
+
+    def __init__(self, *, redis: Redis, engine: Engine, records: Records, keys: Keys, settings: Settings,
+                 risk: RiskMatcher, creds: Credentials, outbox: Outbox, sender: TwilioSender) -> None:
+        self.redis = redis
+        self.engine = engine
+        self.records = records
+        self.keys = keys
+        self.sms_keys = keys.sms
+        self.settings = settings
+        self.risk = risk
         self.creds = creds
         self.outbox = outbox
         self.sender = sender
-        self.keys = SmsKeysCore(services.settings.key_prefix)
-        self.texts = SmsTexts.from_settings(services.settings)
+        self.texts = SmsTexts.from_settings(settings)
         # Texts out for every seeker-facing frame, an idle end, and the number kept past the end
         # long enough for the closing text.
-        self.needs = ChannelNeeds(events=services.keys.sms_events, idle_s=services.settings.sms_idle_s,
-                                  archive_delay_s=ARCHIVE_DELAY_S)
+        self.needs = ChannelNeeds(events=keys.sms_events, idle_s=settings.sms_idle_s, archive_delay_s=ARCHIVE_DELAY_S)
         package = resources.files("sms")
         self._lookup = self.redis.register_script(package.joinpath("inbound.lua").read_text(encoding="utf-8"))
         self._open_clear = self.redis.register_script(package.joinpath("open_clear.lua").read_text(encoding="utf-8"))
@@ -182,11 +175,11 @@ class SmsBridge:
         nhash = number_hash(self.settings.secret_key, number)
         media = _media_count(fields.get("NumMedia", ""))
         # Done means the text's last step is done: with a picture, the line saying it was not shown.
-        done = self.services.keys.once(sid + MEDIA_SUFFIX if media else sid)
+        done = self.keys.once(sid + MEDIA_SUFFIX if media else sid)
         try:
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
-                found = await self._lookup(keys=[done, self.keys.open(nhash), self.keys.lang(nhash)],
-                                           args=[self.services.keys.conv("")])
+                found = await self._lookup(keys=[done, self.sms_keys.open(nhash), self.sms_keys.lang(nhash)],
+                                           args=[self.keys.conv("")])
                 body = fields.get("Body", "")[:MAX_BODY]
                 if _str(found[0]) == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
@@ -206,16 +199,16 @@ class SmsBridge:
     async def _count(self, counter: str) -> None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
-                await self.redis.hincrby(self.services.keys.stats, counter, 1)
+                await self.redis.hincrby(self.keys.stats, counter, 1)
 
     async def open_conversation(self, nhash: str) -> str | None:
-        raw = await self.redis.get(self.keys.open(nhash))
+        raw = await self.redis.get(self.sms_keys.open(nhash))
         if raw is None:
             return None
         conv = _str(raw)
-        info = await self.services.engine.info(conv)
+        info = await self.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
-            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
+            await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
             return None
         return conv
 
@@ -232,14 +225,14 @@ class SmsBridge:
         (the in-line notice invites them), also choose it. An opted-out number's keywords
         (START) always act.
         """
-        store, engine = self.services.store, self.services.engine
+        records, engine = self.records, self.engine
         c = classify(body)
         if lang is None and c.language is not None and c.intent in (Intent.HELP, Intent.OPT_OUT, Intent.DELETE):
             # AIDE, ARRET, SUPPRIMER are French and HELP, DELETE English: answer in kind from now on.
             await self._set_lang(nhash, conv, c.language)
             lang = c.language
         if c.intent == Intent.OPT_OUT:
-            await store.set_opt_out(nhash, True, now_ms())
+            await records.set_opt_out(nhash, True, now_ms())
             if conv is not None:
                 await self.outbox.cancel_conversation(conv)
                 await engine.end(conv, "seeker", outcome="opted_out")
@@ -248,7 +241,7 @@ class SmsBridge:
         if c.intent == Intent.DELETE:
             await self._forget_number(nhash, conv)
             return self.texts.deleted(lang or c.language), False
-        if conv is not None and (c.intent == Intent.TEXT or not await store.is_opted_out(nhash)):
+        if conv is not None and (c.intent == Intent.TEXT or not await records.is_opted_out(nhash)):
             marked = await self._to_conversation(nhash, number, body, sid, conv, lang, media)
             if media and not marked and is_blank(body):  # the conversation ended this very moment
                 return self.texts.media_not_shown(lang), False
@@ -262,7 +255,7 @@ class SmsBridge:
         if c.intent == Intent.HELP:
             return self.texts.help(lang or c.language), False
         if c.intent == Intent.OPT_IN:
-            await store.set_opt_out(nhash, False, now_ms())
+            await records.set_opt_out(nhash, False, now_ms())
             log.info("sms.opted_in")
             return self.texts.opted_in(lang or c.language), False
         if c.intent == Intent.LANGUAGE and c.language is not None:
@@ -287,15 +280,15 @@ class SmsBridge:
             conv = await self._open(nhash, number, lang)
         if not is_blank(body):
             conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
-                                      risk=self.services.risk.matches(body))
+                                      risk=self.risk.matches(body))
             marked = not media
         if media:
             # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
             log.info("sms.media_not_shown", conversation=conv, media=media)
             await self._count("sms_media_not_shown")
             try:  # the line never opens a conversation of its own
-                await self.services.engine.append(conv, "system", routing_texts.text_for("media_not_shown", lang),
-                                                  client_id=sid + MEDIA_SUFFIX, once_ttl_s=SID_TTL_S)
+                await self.engine.append(conv, "system", routing_texts.text_for("media_not_shown", lang),
+                                         client_id=sid + MEDIA_SUFFIX, once_ttl_s=SID_TTL_S)
                 marked = True
             except RoutingError:
                 pass  # it ended this very moment; with no words, the caller answers in TwiML
@@ -304,12 +297,12 @@ class SmsBridge:
     async def _append(self, nhash: str, number: str, conv: str, lang: Language | None, sender: str, text: str,
                       client_id: str, *, risk: bool = False) -> str:
         """Append to ``conv``, or to a new conversation when it ended meanwhile; its id."""
-        engine = self.services.engine
+        engine = self.engine
         try:
             result = await engine.append(conv, sender, text, client_id=client_id, risk=risk, once_ttl_s=SID_TTL_S)
         except RoutingError:
             # It ended between our look and the append: open a new one for this text.
-            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
+            await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
             conv = await self._open(nhash, number, lang)
             result = await engine.append(conv, sender, text, client_id=client_id, risk=risk, once_ttl_s=SID_TTL_S)
         if result.queued:
@@ -319,9 +312,9 @@ class SmsBridge:
         return conv
 
     async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
-        await self.redis.set(self.keys.lang(nhash), lang.value, ex=LANG_TTL_S)
+        await self.redis.set(self.sms_keys.lang(nhash), lang.value, ex=LANG_TTL_S)
         if conv is not None:
-            await self.redis.hset(self.services.keys.conv(conv), mapping={"sms_lang": lang.value, "lang": lang.value})
+            await self.redis.hset(self.keys.conv(conv), mapping={"sms_lang": lang.value, "lang": lang.value})
 
     async def _open(self, nhash: str, number: str, lang: Language | None) -> str:
         """The number's open conversation, created if it has none (one per number).
@@ -331,11 +324,11 @@ class SmsBridge:
         take it for ended and open a second one. A losing candidate is discarded.
         """
         candidate = new_id()
-        await self.services.engine.create_conversation(
+        await self.engine.create_conversation(
             "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate, needs=self.needs,
             extra={"number": number, "number_hash": nhash, "sms_lang": lang.value if lang else ""})
         for _ in range(OPEN_ATTEMPTS):
-            if await self.redis.set(self.keys.open(nhash), candidate, nx=True):
+            if await self.redis.set(self.sms_keys.open(nhash), candidate, nx=True):
                 log.info("conversation.created", conversation=candidate, channel="sms")
                 return candidate
             existing = await self.open_conversation(nhash)  # clears a claim on an ended one
@@ -346,21 +339,21 @@ class SmsBridge:
         raise RuntimeError("could not claim the number's open conversation")  # webhook answers 503
 
     async def _discard(self, conv: str) -> None:
-        k = self.services.keys
+        k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(*k.conv_keys(conv))
             pipe.srem(k.live, conv)
             await pipe.execute()
 
     async def _forget_number(self, nhash: str, conv: str | None) -> None:
-        engine, store = self.services.engine, self.services.store
+        engine, records = self.engine, self.records
         if conv is not None:
             await self.outbox.cancel_conversation(conv)
             await engine.end(conv, "seeker", outcome="deleted")
-        for old in {*(await store.forget_number(nhash)), *([conv] if conv else [])}:
+        for old in {*(await records.forget_number(nhash)), *([conv] if conv else [])}:
             with contextlib.suppress(RoutingError):
                 await engine.forget(old)
-            await store.forget(old)
+            await records.forget(old)
         log.info("sms.deleted", conversation=conv)
 
     async def status(self, request: Request) -> Response:
@@ -381,10 +374,10 @@ class SmsBridge:
     async def on_delivery(self, conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
         if seq >= NOTICE_SEQ_BASE:
             return
-        peer = await self.redis.hget(self.services.keys.conv(conv), "peer")
+        peer = await self.redis.hget(self.keys.conv(conv), "peer")
         frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
                             **({"code": code} if code else {})})
-        k = self.services.keys
+        k = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
             if peer:
                 pipe.publish(k.ch_peer(peer.decode() if isinstance(peer, bytes) else peer), f"0\t{conv}\t{frame}")
@@ -409,22 +402,22 @@ class SmsBridge:
             await self._consume_while_leading(worker)
 
     async def _consume_while_leading(self, worker: Worker) -> None:
-        k = self.services.keys
+        k = self.keys
         backoff_s = 0.1
         recovered = False
         while worker.leading:
             try:
                 if not recovered:
                     # Events a killed worker was handling are handled again first (at least once).
-                    while (leftover := await self.redis.lindex(self.keys.processing, 0)) is not None:
+                    while (leftover := await self.redis.lindex(self.sms_keys.processing, 0)) is not None:
                         await self._event_safely(leftover)
-                        await self.redis.lpop(self.keys.processing)
+                        await self.redis.lpop(self.sms_keys.processing)
                     recovered = True
-                raw = await self.redis.blmove(k.sms_events, self.keys.processing, 1, "LEFT", "RIGHT")
+                raw = await self.redis.blmove(k.sms_events, self.sms_keys.processing, 1, "LEFT", "RIGHT")
                 if raw is not None:
                     event = raw.decode() if isinstance(raw, bytes) else raw
                     await self._event_safely(event)
-                    await self.redis.lrem(self.keys.processing, 1, event)
+                    await self.redis.lrem(self.sms_keys.processing, 1, event)
                 backoff_s = 0.1
             except asyncio.CancelledError:
                 raise
@@ -443,7 +436,7 @@ class SmsBridge:
         conv, _, frame_text = raw.partition("\t")
         frame: dict[str, Any] = json.loads(frame_text)
         kind = frame.get("type")
-        k = self.services.keys
+        k = self.keys
         h = await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"])
         number = h[0].decode() if isinstance(h[0], bytes) else h[0]
         nhash = h[1].decode() if isinstance(h[1], bytes) else (h[1] or "")
@@ -451,7 +444,7 @@ class SmsBridge:
         lang = Language(lang_raw) if lang_raw else None
         if kind == "ended" and nhash:
             # Only if the claim still names this conversation: a new text may have opened another.
-            await self._open_clear(keys=[self.keys.open(nhash)], args=[conv])
+            await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
         if not number:
             return
         text: str | None = None
@@ -474,7 +467,7 @@ class SmsBridge:
             return
         if seq is None:
             seq = NOTICE_SEQ_BASE + int(await self.redis.hincrby(k.conv(conv), "sms_notices", 1))
-        if nhash and await self.services.store.is_opted_out(nhash):
+        if nhash and await self.records.is_opted_out(nhash):
             await self.on_delivery(conv, seq, DeliveryState.FAILED, "21610")
             return
         await self.outbox.enqueue(conv, seq, number, text)
@@ -503,43 +496,3 @@ def sms_routes(settings: Settings) -> list[BaseRoute]:
         from sms.simulator import simulator_routes
         routes.extend(simulator_routes())
     return routes
-
-
-async def plugin(services: Services, worker: Worker | None) -> Any:
-    """Start the bridge in this process: every process answers webhooks; the worker sends."""
-    settings = services.settings
-    creds = credentials(settings)
-    simulator = None
-    api_base = settings.twilio_api_base
-    if creds.simulated:
-        from sms.simulator import Simulator
-        simulator = Simulator(creds, settings)
-        api_base = await simulator.start()
-    sender = TwilioSender(creds.account_sid, creds.auth_token, creds.from_number, api_base=api_base,
-                          status_callback_url=settings.public_url + "/sms/status")
-    holder: dict[str, SmsBridge] = {}
-
-    async def on_delivery(conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
-        await holder["bridge"].on_delivery(conv, seq, state, code)
-
-    outbox = Outbox(services.redis, sender, settings, on_delivery)
-    bridge = SmsBridge(services, creds, outbox, sender)
-    holder["bridge"] = bridge
-    services.sms = bridge
-    services.sms_simulator = simulator
-    consumer: asyncio.Task[None] | None = None
-    if worker is not None:
-        # The consumer works in the one worker holding the lease; the outbox in every worker
-        # (its own leases keep each conversation's texts in order).
-        consumer = asyncio.create_task(bridge.consume(worker), name="sms-consumer")
-        outbox.start()
-
-    async def teardown() -> None:
-        if consumer is not None:
-            await stop_all([consumer])
-        await outbox.aclose()
-        await sender.aclose()
-        if simulator is not None:
-            await simulator.aclose()
-
-    return teardown

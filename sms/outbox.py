@@ -47,9 +47,9 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from config.settings import Settings
+from records.keyspace import SmsKeys
 from sms.errors import SendError
 from sms.hashing import number_hash
-from sms.keys import SmsKeys
 from sms.segments import split_message
 from sms.sender import Sender
 

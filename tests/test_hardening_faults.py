@@ -24,7 +24,7 @@ import websockets
 from redis.asyncio import Redis
 
 from config.settings import Settings
-from routing.keys import Keys
+from records.keyspace import Keys
 from tests.conftest import Harness, RedisServer, Running, free_port
 from tests.helpers import WS, t
 from tests.processes import connect_peer, login, processes, ready, spawn
@@ -216,7 +216,7 @@ async def test_database_locked_past_its_timeout_costs_no_socket(harness: Harness
     actions live in Redis and still happen (an accept assigns, a break starts; their records
     are lost and logged); a survey, which only the database keeps, gets "unavailable" and is
     stored when retried after the lock goes; no socket closes."""
-    monkeypatch.setattr("chatd.store.BUSY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("records.sqlite.BUSY_TIMEOUT_S", 0.3)
     srv = await harness.start()
     await harness.add_peer("locked")
     console = await harness.peer("locked", capacity=1)

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from routing.keys import BAND_HEAD, BAND_NORMAL, BAND_RISK, Keys, queue_score
-from routing.policy import PeerLoad, Waiting, plan_offers
+from records.keyspace import Keys
+from routing.policy import BAND_HEAD, BAND_NORMAL, BAND_RISK, PeerLoad, Waiting, plan_offers, queue_score
 from routing.scripts import Scripts
 from routing.states import ShiftAction, ShiftState, next_shift_state
 from tests.conftest import RedisServer

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from config.settings import Settings
+from records.keyspace import Keys
 from routing.engine import AppendResult, Engine
-from routing.keys import Keys
 from routing.scripts import Scripts
 from tests.conftest import RedisServer
 

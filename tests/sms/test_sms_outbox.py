@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from config.settings import Settings
-from sms.keys import SmsKeys
+from records.keyspace import SmsKeys
 from sms.outbox import DeliveryState, Enqueued, Outbox, RetryPolicy
 from sms.segments import split_message
 from sms.sender import TwilioSender

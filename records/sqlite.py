@@ -1,10 +1,9 @@
-"""The durable records, in SQLite (aiosqlite, WAL). Every SQL statement of chatd is here.
+"""The durable records in SQLite (aiosqlite, WAL): the one backend of :class:`records.Records`
+today, and every SQL statement of chatd.
 
-Accounts, shifts, one row per conversation, archived messages (subject to retention), texters'
-opt-outs by number hash, and an audit log of peer and supervisor actions. Several processes on
-one machine share the file: WAL lets readers run beside the one writer, and busy_timeout makes
-a writer wait for the lock instead of failing. The interface is narrow so that another
-database can stand behind it later.
+Several processes on one machine share the file: WAL lets readers run beside the one writer,
+and busy_timeout makes a writer wait for the lock instead of failing. sqlite3's errors are
+turned into the package's own (records/errors.py) at this edge.
 """
 
 from __future__ import annotations
@@ -13,12 +12,14 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
+
+from records.errors import RecordExists, RecordsError, RecordsUnavailable
+from records.interface import ArchivedMessage, ArchivedNote, AuditEntry, ConversationRecord, Supporter
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -91,37 +92,29 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Supporter:
-    username: str
-    display_name: str
-    role: str
-    trained: bool
-    disabled: bool
-    password_hash: str
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role in ("supervisor", "admin")
+_UNIQUE = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+CONVERSATION_COLUMNS = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
+                        "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
+                        "forgotten")
 
 
-@dataclass(frozen=True, slots=True)
-class ArchivedMessage:
-    seq: int
-    sender: str
-    text: str
-    at: str
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """sqlite3's errors as the package's: a taken key, a database that cannot do it now (locked
+    past the busy timeout, disk full, I/O error), anything else."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname in _UNIQUE:
+            raise RecordExists(str(exc)) from exc
+        raise RecordsError(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        raise RecordsUnavailable(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise RecordsError(str(exc)) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class ArchivedNote:
-    author: str
-    text: str
-    at: str
-    whisper: bool
-
-
-class Store:
+class SqliteRecords:
     """One SQLite connection (aiosqlite runs it on its own thread), shared by a process's tasks.
 
     Every method holds ``_lock`` from its first statement to its last, so the statements of two
@@ -137,48 +130,56 @@ class Store:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path) -> SqliteRecords:
+        """Open (creating the file, its directory and the tables if need be) the database at ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
-        db = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        await db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = NORMAL")
-        await db.execute("PRAGMA foreign_keys = ON")
-        # Deleted texts are overwritten, not left in free pages (forget, DELETE, retention).
-        await db.execute("PRAGMA secure_delete = ON")
-        store = cls(db)
-        async with store._write():
+        with _translated():
+            # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
+            db = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            await db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            # Deleted texts are overwritten, not left in free pages (forget, DELETE, retention).
+            await db.execute("PRAGMA secure_delete = ON")
+        records = cls(db)
+        async with records._write():
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     await db.execute(statement)
-        return store
+        return records
 
     async def close(self) -> None:
         async with self._lock:
-            await self.db.close()
+            with _translated():
+                await self.db.close()
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction, alone on the connection: committed, or rolled back on error."""
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    await asyncio.shield(self.db.execute("ROLLBACK"))
-                raise
-            await self.db.execute("COMMIT")
+            with _translated():
+                await self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        await asyncio.shield(self.db.execute("ROLLBACK"))
+                    raise
+                await self.db.execute("COMMIT")
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._lock, self.db.execute(sql, params) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-            return row
+        async with self._lock:
+            with _translated():
+                async with self.db.execute(sql, params) as cur:
+                    row: sqlite3.Row | None = await cur.fetchone()
+                    return row
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self.db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        async with self._lock:
+            with _translated():
+                async with self.db.execute(sql, params) as cur:
+                    return list(await cur.fetchall())
 
     async def ping(self) -> None:
         await self._one("SELECT 1")
@@ -206,7 +207,6 @@ class Store:
 
     async def update_supporter(self, username: str, *, trained: bool | None = None,
                                disabled: bool | None = None, password_hash: str | None = None) -> bool:
-        """Change flags or the password hash; False when there is no such account."""
         sets: list[str] = []
         params: list[Any] = []
         for column, value in (("trained", trained), ("disabled", disabled), ("password_hash", password_hash)):
@@ -243,23 +243,27 @@ class Store:
                 "INSERT INTO audit (at_ms, actor, action, conversation, detail) VALUES (?, ?, ?, ?, ?)",
                 (now_ms, actor, action, conversation, detail))
 
-    async def audit_log(self, conversation: str | None = None) -> list[tuple[str, str, str | None, str]]:
+    async def audit_log(self, conversation: str | None = None) -> list[AuditEntry]:
         sql = "SELECT actor, action, conversation, detail FROM audit"
         params: tuple[Any, ...] = ()
         if conversation is not None:
             sql += " WHERE conversation = ?"
             params = (conversation,)
-        return [(r[0], r[1], r[2], r[3]) for r in await self._all(sql + " ORDER BY id", params)]
+        return [AuditEntry(r[0], r[1], r[2], r[3]) for r in await self._all(sql + " ORDER BY id", params)]
 
     # --- conversations ----------------------------------------------------------------------
-    async def archive_conversation(self, row: dict[str, Any], messages: Sequence[ArchivedMessage],
+    async def archive_conversation(self, conversation: ConversationRecord, messages: Sequence[ArchivedMessage],
                                    notes: Sequence[ArchivedNote] = ()) -> None:
-        """Upsert the conversation's row and its messages; safe to repeat (idempotent)."""
-        columns = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
-                   "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
-                   "forgotten")
-        values = [row.get(c, 0 if c == "forgotten" else None) for c in columns]
+        record: dict[str, Any] = dict(conversation)
+        if record.get("escalations") is not None:
+            record["escalations"] = json.dumps(record["escalations"])
+        for flag in ("risk", "forgotten"):
+            if record.get(flag) is not None:
+                record[flag] = int(record[flag])
+        columns = CONVERSATION_COLUMNS
+        values = [record.get(c, 0 if c == "forgotten" else None) for c in columns]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
+        conv = conversation["id"]
         async with self._write() as db:
             await db.execute(
                 f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
@@ -268,40 +272,39 @@ class Store:
                 " forgotten = MAX(excluded.forgotten, conversations.forgotten)", values)
             await db.executemany(
                 "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
-                [(row["id"], m.seq, m.sender, m.text, m.at) for m in messages])
+                [(conv, m.seq, m.sender, m.text, m.at) for m in messages])
             await db.executemany(
                 "INSERT OR IGNORE INTO notes (conversation, n, author, text, at, whisper) VALUES (?, ?, ?, ?, ?, ?)",
-                [(row["id"], i, n.author, n.text, n.at, int(n.whisper)) for i, n in enumerate(notes)])
+                [(conv, i, n.author, n.text, n.at, int(n.whisper)) for i, n in enumerate(notes)])
 
-    async def conversation(self, conv: str) -> dict[str, Any] | None:
-        async with self._lock, self.db.execute("SELECT * FROM conversations WHERE id = ?", (conv,)) as cur:
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            names = [d[0] for d in cur.description]
-        result = dict(zip(names, row, strict=True))
-        result["escalations"] = json.loads(result["escalations"] or "[]")
-        return result
+    async def conversation(self, conversation_id: str) -> ConversationRecord | None:
+        columns = ", ".join(CONVERSATION_COLUMNS)
+        row = await self._one(f"SELECT {columns} FROM conversations WHERE id = ?", (conversation_id,))  # noqa: S608
+        if row is None:
+            return None
+        record: dict[str, Any] = dict(zip(CONVERSATION_COLUMNS, row, strict=True))
+        record["escalations"] = json.loads(record["escalations"] or "[]")
+        record["risk"] = None if record["risk"] is None else bool(record["risk"])
+        record["forgotten"] = bool(record["forgotten"])
+        return cast(ConversationRecord, record)
 
-    async def messages(self, conv: str) -> list[ArchivedMessage]:
+    async def messages(self, conversation_id: str) -> list[ArchivedMessage]:
         rows = await self._all("SELECT seq, sender, text, at FROM messages WHERE conversation = ? ORDER BY seq",
-                               (conv,))
+                               (conversation_id,))
         return [ArchivedMessage(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def notes(self, conv: str) -> list[ArchivedNote]:
+    async def notes(self, conversation_id: str) -> list[ArchivedNote]:
         rows = await self._all("SELECT author, text, at, whisper FROM notes WHERE conversation = ? ORDER BY n",
-                               (conv,))
+                               (conversation_id,))
         return [ArchivedNote(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
-    async def set_survey(self, conv: str, rating: int) -> None:
-        """Record a rating, whether or not the conversation is archived yet."""
+    async def set_survey(self, conversation_id: str, rating: int) -> None:
         async with self._write() as db:
             await db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
-                             " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conv, rating))
+                             " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conversation_id, rating))
 
-    async def forget(self, conv: str) -> None:
-        """Delete every archived text of a conversation and remember that it was forgotten."""
-        await self._forget([conv])
+    async def forget(self, conversation_id: str) -> None:
+        await self._forget([conversation_id])
 
     async def _forget(self, convs: Sequence[str]) -> None:
         async with self._write() as db:
@@ -318,14 +321,12 @@ class Store:
         await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def forget_number(self, number_hash: str) -> list[str]:
-        """Delete the texts of every conversation of a number; returns their ids."""
         ids = [r[0] for r in await self._all("SELECT id FROM conversations WHERE number_hash = ?", (number_hash,))]
         if ids:
             await self._forget(ids)
         return ids
 
     async def purge(self, ended_before_ms: int) -> int:
-        """Delete the texts of conversations that ended before the cutoff; returns messages deleted."""
         old = "SELECT id FROM conversations WHERE ended_ms IS NOT NULL AND ended_ms < ?"
         async with self._write() as db:
             cur = await db.execute(f"DELETE FROM messages WHERE conversation IN ({old})",  # noqa: S608

@@ -1,0 +1,46 @@
+"""Durable records: what must outlast Redis, behind one narrow interface, and the Redis keyspace.
+
+The ground floor of chatd: it imports nothing of the project (not even ``config``), so every
+other package may use it. :class:`Records` is the interface (records/interface.py), with the
+record types it speaks in; :func:`open_records` picks the backend for a database setting.
+``records.keyspace`` builds every Redis key and channel name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from records.errors import RecordExists, RecordsError, RecordsUnavailable
+from records.interface import (
+    ArchivedMessage,
+    ArchivedNote,
+    AuditEntry,
+    ConversationRecord,
+    Escalation,
+    Records,
+    Supporter,
+)
+from records.sqlite import SqliteRecords
+
+__all__ = [
+    "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "RecordExists", "Records",
+    "RecordsError", "RecordsUnavailable", "Supporter", "open_records",
+]
+
+POSTGRESQL_SCHEMES = ("postgresql", "postgres")
+
+
+async def open_records(database: str | Path) -> Records:
+    """The records at ``database``: a file path is a SQLite database (created if need be).
+
+    A URL names a database server; none is supported yet: ``postgresql://`` raises
+    NotImplementedError until issue 11 adds that backend, any other scheme ValueError.
+    """
+    if isinstance(database, str) and "://" in database:
+        scheme = urlsplit(database).scheme.lower()
+        if scheme in POSTGRESQL_SCHEMES:
+            raise NotImplementedError("PostgreSQL records are not supported yet (issue 11): "
+                                      "give the path of a SQLite file instead")
+        raise ValueError(f"unknown database URL scheme {scheme!r}: give the path of a SQLite file")
+    return await SqliteRecords.open(Path(database))
