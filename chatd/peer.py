@@ -184,7 +184,7 @@ class PeerConnection(Connection):
             await self._audit(user, "end", msg.conversation, msg.outcome, now_ms())
         elif isinstance(msg, wire.Escalate):
             await self._require_assigned(msg.conversation)
-            await engine.escalate(msg.conversation, "peer")
+            await engine.escalate(msg.conversation, "peer", actor=user)
             log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
             await self._audit(user, "escalate", msg.conversation, "", now_ms())
         elif isinstance(msg, wire.Transfer):

@@ -220,13 +220,20 @@ class Engine:
         await self.redis.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
         return True
 
-    async def escalate(self, conv: str, reason: str, *, only_if_queued: bool = False) -> bool:
-        """Escalate (a peer's ``peer``, the worker's ``wait_timeout``); returns False when it
-        was a repeat of an automatic reason or not applicable. Raises :class:`RoutingError`
-        ``unknown_conversation`` for an unknown conversation."""
-        reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0")
+    async def escalate(self, conv: str, reason: str, *, actor: str = "", only_if_queued: bool = False) -> bool:
+        """Escalate: a peer's (``peer``, by ``actor``) or the worker's (``wait_timeout``).
+
+        A peer's escalation is refused, with :class:`RoutingError` ``not_allowed``, unless the
+        conversation is active and assigned to ``actor``: checked in the same atomic step, so a
+        conversation that ends or moves meanwhile is not escalated in its name. The worker's
+        returns False when it was a repeat or no longer applies. An unknown conversation
+        raises :class:`RoutingError` ``unknown_conversation``.
+        """
+        reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0", actor)
         if _s(reply[0]) == "err":
             why = _s(reply[1])
+            if actor:
+                raise _err(reply)
             if why in ("dup", "not_queued", "ended"):
                 return False
             if why == "unknown":
