@@ -25,7 +25,7 @@ from config.logging import get_logger
 from peers.sessions import COOKIE_NAME
 from routing.engine import iso_now, now_ms
 from routing.errors import RoutingError
-from routing.states import ConvState, ShiftAction
+from routing.states import ConvState, ShiftAction, ShiftState
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -42,7 +42,7 @@ class PeerConnection(Connection):
         self.supporter = supporter
         self.user = supporter.username
         self.session_hash = session_hash
-        self.shift_state = "off"
+        self.shift_state = ShiftState.OFF
         self.monitoring: set[str] = set()
         self.last_queue: tuple[int, int] | None = None
         self._typing_at: dict[str, float] = {}
@@ -61,11 +61,11 @@ class PeerConnection(Connection):
         """shift, then assigned (with history) for each active conversation, then pending offers."""
         engine = self.services.engine
         shift = await engine.shift_frame(self.user)
-        self.shift_state = parse_json(shift).get("state", "off")
+        self.shift_state = ShiftState(parse_json(shift).get("state", ShiftState.OFF))
         convs = await engine.peer_conversations(self.user)
         # A console that comes back to a shift gets its state; a fresh one starts off, and its
         # first shift frame is the answer to its first shift command.
-        if self.shift_state != "off" or convs:
+        if self.shift_state != ShiftState.OFF or convs:
             self.send(shift)
         for conv in convs:
             frame = await engine.assigned_frame(conv)
@@ -136,7 +136,7 @@ class PeerConnection(Connection):
         elif '"type":"shift"' in frame:
             obj = parse_json(frame)
             if obj.get("type") == "shift":
-                self.shift_state = str(obj.get("state", "off"))
+                self.shift_state = ShiftState(obj.get("state", ShiftState.OFF))
         elif ('"type":"ended"' in frame or '"type":"released"' in frame) and conv not in self.monitoring:
             self.forget_seqs(conv)
         self.send(frame)
@@ -150,7 +150,7 @@ class PeerConnection(Connection):
 
     def alert(self, frame: str) -> None:
         """A supervisor alert; only supervisors on shift get them (contract)."""
-        if self.supporter.is_supervisor and self.shift_state == "on":
+        if self.supporter.is_supervisor and self.shift_state == ShiftState.ON:
             self.send(frame)
 
     # --- frames from the client ---------------------------------------------------------------
@@ -248,6 +248,8 @@ class PeerConnection(Connection):
         if not current.trained:
             raise RoutingError("not_allowed", "only trained accounts may go on shift")
         action = ShiftAction(msg.action)
+        # An action the shift machine does not have from the current state is refused by the
+        # script, atomically: IllegalTransition (not_allowed) names that state and the action.
         before, after = await s.engine.shift(self.user, action, capacity=msg.capacity,
                                              display=current.display_name, role=current.role)
         log.info("shift.changed", peer=self.user, before=before.value, after=after.value, capacity=msg.capacity)
