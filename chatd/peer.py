@@ -23,7 +23,7 @@ from chatd.services import Services
 from chatd.store import Supporter
 from config.logging import get_logger
 from peers.sessions import COOKIE_NAME
-from routing.engine import iso_now, now_ms
+from routing.engine import now_ms
 from routing.errors import RoutingError
 from routing.states import ConvState, ShiftAction, ShiftState
 
@@ -31,7 +31,6 @@ log = get_logger(__name__)
 T = TypeVar("T")
 SESSION_CHECK_S = 2.0
 TYPING_EVERY_S = 1.0
-MAX_NOTES = 500  # per conversation; the oldest go first
 
 
 class PeerConnection(Connection):
@@ -156,7 +155,7 @@ class PeerConnection(Connection):
     # --- frames from the client ---------------------------------------------------------------
     async def handle(self, text: str) -> None:
         msg = wire.parse_peer(text)
-        s, engine, user = self.services, self.services.engine, self.user
+        engine, user = self.services.engine, self.user
         if isinstance(msg, wire.Shift):
             await self._shift(msg)
         elif isinstance(msg, wire.Accept):
@@ -175,8 +174,7 @@ class PeerConnection(Connection):
             now = time.monotonic()
             if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
                 self._typing_at[msg.conversation] = now
-                await s.redis.publish(s.keys.ch_seeker(msg.conversation), f"0\t{msg.conversation}\t"
-                                      + wire.frame("typing"))
+                await engine.peer_typing(msg.conversation)
         elif isinstance(msg, wire.PeerEnd):
             if not await engine.end(msg.conversation, "peer", actor=user, outcome=msg.outcome):
                 raise RoutingError("not_allowed", "the conversation has already ended")
@@ -191,11 +189,11 @@ class PeerConnection(Connection):
             await self._transfer(msg)
         elif isinstance(msg, wire.Note):
             await self._require_assigned(msg.conversation)
-            await self._note(msg.conversation, msg.text, whisper=False, to_peer=user)
+            await engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=False, to_peer=user)
             await self._audit(user, "note", msg.conversation, "", now_ms())
         elif isinstance(msg, wire.SetLanguage):
             await self._require_assigned(msg.conversation)
-            await s.redis.hset(s.keys.conv(msg.conversation), mapping={"lang": msg.lang, "sms_lang": msg.lang})
+            await engine.set_language(msg.conversation, msg.lang)
             self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
         elif isinstance(msg, wire.Monitor):
             await self._monitor(msg.conversation)
@@ -204,7 +202,8 @@ class PeerConnection(Connection):
             info = await engine.info(msg.conversation)
             if info is None or info.state != ConvState.ACTIVE or not info.peer:
                 raise RoutingError("not_available", "that conversation has no assigned peer")
-            await self._note(msg.conversation, msg.text, whisper=True, to_peer=info.peer)
+            await engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=True,
+                                  to_peer=info.peer, copy_to=user)
             await self._audit(user, "whisper", msg.conversation, "", now_ms())
 
     async def _audit(self, actor: str, action: str, conv: str | None, detail: str, at_ms: int) -> None:
@@ -269,24 +268,6 @@ class PeerConnection(Connection):
         log.info("conversation.transferred", conversation=msg.conversation, peer=self.user,
                  to_queue=msg.to is None)
         await self._audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
-
-    async def _note(self, conv: str, text: str, *, whisper: bool, to_peer: str) -> None:
-        s = self.services
-        at = iso_now()
-        stored = wire.frame_json(**{"from": self.supporter.display_name}, text=text, at=at, whisper=whisper)
-        frame = wire.frame("note", conversation=conv, **{"from": self.supporter.display_name}, text=text,
-                           at=at, whisper=whisper)
-        envelope = f"0\t{conv}\t{frame}"
-        # Kept with the conversation (the next peer and a reconnecting console see them), and sent
-        # on peer and monitor channels only: never on a seeker channel.
-        async with s.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(s.keys.notes(conv), stored)
-            pipe.ltrim(s.keys.notes(conv), -MAX_NOTES, -1)
-            pipe.publish(s.keys.ch_peer(to_peer), envelope)
-            pipe.publish(s.keys.ch_monitor(conv), envelope)
-            if whisper and to_peer != self.user:
-                pipe.publish(s.keys.ch_peer(self.user), envelope)
-            await pipe.execute()
 
     async def _monitor(self, conv: str) -> None:
         self._require_supervisor()

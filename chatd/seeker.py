@@ -86,10 +86,7 @@ class SeekerConnection(Connection):
             now = time.monotonic()
             if now - self._typing_at >= TYPING_EVERY_S:
                 self._typing_at = now
-                info = await engine.info(conv)
-                if info is not None and info.state == ConvState.ACTIVE and info.peer:
-                    await self.services.redis.publish(
-                        self.services.keys.ch_peer(info.peer), f"0\t{conv}\t" + wire.frame("typing", conversation=conv))
+                await engine.seeker_typing(conv)
         elif isinstance(msg, wire.SeekerEnd):
             if not await engine.end(conv, "seeker"):
                 raise RoutingError("not_allowed", "the conversation has already ended")
@@ -160,12 +157,10 @@ class SeekerConnection(Connection):
             self.send(wire.frame("status", state="waiting", position=position or 0, peers_on_shift=peers_on))
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
-            name = await self.services.redis.hget(self.services.keys.conv(conv), "peer_name")
-            self.send(wire.frame("status", state="active", peer=_text(name)))
+            self.send(wire.frame("status", state="active", peer=info.peer_name))
         elif info.state == ConvState.ENDED:
             self.waiting = False
-            by = await self.services.redis.hget(self.services.keys.conv(conv), "ended_by")
-            self.send(wire.frame("ended", by=_text(by) or "system"))
+            self.send(wire.frame("ended", by=info.ended_by or "system"))
 
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
@@ -182,10 +177,6 @@ class SeekerConnection(Connection):
             log.info("conversation.queued", conversation=conv, risk=risk)
         for reason in result.escalated:
             log.info("conversation.escalated", conversation=conv, reason=reason)
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 async def seeker_endpoint(ws: WebSocket) -> None:
