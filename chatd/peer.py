@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -155,56 +155,7 @@ class PeerConnection(Connection):
     # --- frames from the client ---------------------------------------------------------------
     async def handle(self, text: str) -> None:
         msg = wire.parse_peer(text)
-        engine, user = self.services.engine, self.user
-        if isinstance(msg, wire.Shift):
-            await self._shift(msg)
-        elif isinstance(msg, wire.Accept):
-            conv = await self._with_offer_id(msg.offer, engine.accept(msg.offer, user))
-            log.info("offer.accepted", conversation=conv, peer=user)
-            await self._audit(user, "accept", conv, "", now_ms())
-        elif isinstance(msg, wire.Decline):
-            await self._with_offer_id(msg.offer, engine.decline(msg.offer, user))
-            log.info("offer.declined", peer=user)
-        elif isinstance(msg, wire.PeerMessage):
-            result = await engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id, actor=user)
-            self.mark_seen(msg.conversation, result.seq)
-            self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
-        elif isinstance(msg, wire.PeerTyping):
-            await self._require_assigned(msg.conversation)
-            now = time.monotonic()
-            if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
-                self._typing_at[msg.conversation] = now
-                await engine.peer_typing(msg.conversation)
-        elif isinstance(msg, wire.PeerEnd):
-            if not await engine.end(msg.conversation, "peer", actor=user, outcome=msg.outcome):
-                raise RoutingError("not_allowed", "the conversation has already ended")
-            log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
-            await self._audit(user, "end", msg.conversation, msg.outcome, now_ms())
-        elif isinstance(msg, wire.Escalate):
-            await self._require_assigned(msg.conversation)
-            await engine.escalate(msg.conversation, "peer", actor=user)
-            log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
-            await self._audit(user, "escalate", msg.conversation, "", now_ms())
-        elif isinstance(msg, wire.Transfer):
-            await self._transfer(msg)
-        elif isinstance(msg, wire.Note):
-            await self._require_assigned(msg.conversation)
-            await engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=False, to_peer=user)
-            await self._audit(user, "note", msg.conversation, "", now_ms())
-        elif isinstance(msg, wire.SetLanguage):
-            await self._require_assigned(msg.conversation)
-            await engine.set_language(msg.conversation, msg.lang)
-            self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
-        elif isinstance(msg, wire.Monitor):
-            await self._monitor(msg.conversation)
-        elif isinstance(msg, wire.Whisper):
-            self._require_supervisor()
-            info = await engine.info(msg.conversation)
-            if info is None or info.state != ConvState.ACTIVE or not info.peer:
-                raise RoutingError("not_available", "that conversation has no assigned peer")
-            await engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=True,
-                                  to_peer=info.peer, copy_to=user)
-            await self._audit(user, "whisper", msg.conversation, "", now_ms())
+        await self.HANDLERS[type(msg)](self, msg)
 
     async def _audit(self, actor: str, action: str, conv: str | None, detail: str, at_ms: int) -> None:
         await self._record(action, self.services.store.audit(actor, action, conv, detail, at_ms), conv)
@@ -257,6 +208,40 @@ class PeerConnection(Connection):
         elif action == ShiftAction.END:
             await self._record("shift_ended", s.store.shift_ended(self.user, now_ms()))
 
+    async def _accept(self, msg: wire.Accept) -> None:
+        conv = await self._with_offer_id(msg.offer, self.services.engine.accept(msg.offer, self.user))
+        log.info("offer.accepted", conversation=conv, peer=self.user)
+        await self._audit(self.user, "accept", conv, "", now_ms())
+
+    async def _decline(self, msg: wire.Decline) -> None:
+        await self._with_offer_id(msg.offer, self.services.engine.decline(msg.offer, self.user))
+        log.info("offer.declined", peer=self.user)
+
+    async def _message(self, msg: wire.PeerMessage) -> None:
+        result = await self.services.engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id,
+                                                   actor=self.user)
+        self.mark_seen(msg.conversation, result.seq)
+        self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
+
+    async def _typing(self, msg: wire.PeerTyping) -> None:
+        await self._require_assigned(msg.conversation)
+        now = time.monotonic()
+        if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
+            self._typing_at[msg.conversation] = now
+            await self.services.engine.peer_typing(msg.conversation)
+
+    async def _end(self, msg: wire.PeerEnd) -> None:
+        if not await self.services.engine.end(msg.conversation, "peer", actor=self.user, outcome=msg.outcome):
+            raise RoutingError("not_allowed", "the conversation has already ended")
+        log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
+        await self._audit(self.user, "end", msg.conversation, msg.outcome, now_ms())
+
+    async def _escalate(self, msg: wire.Escalate) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.escalate(msg.conversation, "peer", actor=self.user)
+        log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
+        await self._audit(self.user, "escalate", msg.conversation, "", now_ms())
+
     async def _transfer(self, msg: wire.Transfer) -> None:
         s = self.services
         await self._require_assigned(msg.conversation)
@@ -269,9 +254,20 @@ class PeerConnection(Connection):
                  to_queue=msg.to is None)
         await self._audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
 
-    async def _monitor(self, conv: str) -> None:
+    async def _note(self, msg: wire.Note) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=False,
+                                            to_peer=self.user)
+        await self._audit(self.user, "note", msg.conversation, "", now_ms())
+
+    async def _set_language(self, msg: wire.SetLanguage) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.set_language(msg.conversation, msg.lang)
+        self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
+
+    async def _monitor(self, msg: wire.Monitor) -> None:
         self._require_supervisor()
-        s = self.services
+        s, conv = self.services, msg.conversation
         info = await s.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
             raise RoutingError("not_available", "no live conversation with that id")
@@ -284,6 +280,31 @@ class PeerConnection(Connection):
             self.send(frame)
             await self._replay_deliveries(conv, monitoring)
         await self._audit(self.user, "monitor", conv, "", now_ms())
+
+    async def _whisper(self, msg: wire.Whisper) -> None:
+        self._require_supervisor()
+        info = await self.services.engine.info(msg.conversation)
+        if info is None or info.state != ConvState.ACTIVE or not info.peer:
+            raise RoutingError("not_available", "that conversation has no assigned peer")
+        await self.services.engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=True,
+                                            to_peer=info.peer, copy_to=self.user)
+        await self._audit(self.user, "whisper", msg.conversation, "", now_ms())
+
+    # Each client frame's handler, by the frame's class (chatd/wire.py parses and checks it).
+    HANDLERS: ClassVar[dict[type[wire.PeerFrame], Callable[[PeerConnection, Any], Awaitable[None]]]] = {
+        wire.Shift: _shift,
+        wire.Accept: _accept,
+        wire.Decline: _decline,
+        wire.PeerMessage: _message,
+        wire.PeerTyping: _typing,
+        wire.PeerEnd: _end,
+        wire.Escalate: _escalate,
+        wire.Transfer: _transfer,
+        wire.Note: _note,
+        wire.SetLanguage: _set_language,
+        wire.Monitor: _monitor,
+        wire.Whisper: _whisper,
+    }
 
 
 async def peer_endpoint(ws: WebSocket) -> None:
