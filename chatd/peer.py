@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -22,15 +22,14 @@ from chatd.services import Services
 from config.logging import get_logger
 from peers.sessions import COOKIE_NAME
 from records import RecordsError, Supporter
-from routing.engine import iso_now, now_ms
+from routing.engine import now_ms
 from routing.errors import RoutingError
-from routing.states import ConvState, ShiftAction
+from routing.states import ConvState, ShiftAction, ShiftState
 
 log = get_logger(__name__)
 T = TypeVar("T")
 SESSION_CHECK_S = 2.0
 TYPING_EVERY_S = 1.0
-MAX_NOTES = 500  # per conversation; the oldest go first
 
 
 class PeerConnection(Connection):
@@ -41,7 +40,7 @@ class PeerConnection(Connection):
         self.supporter = supporter
         self.user = supporter.username
         self.session_hash = session_hash
-        self.shift_state = "off"
+        self.shift_state = ShiftState.OFF
         self.monitoring: set[str] = set()
         self.last_queue: tuple[int, int] | None = None
         self._typing_at: dict[str, float] = {}
@@ -60,11 +59,11 @@ class PeerConnection(Connection):
         """shift, then assigned (with history) for each active conversation, then pending offers."""
         engine = self.services.engine
         shift = await engine.shift_frame(self.user)
-        self.shift_state = parse_json(shift).get("state", "off")
+        self.shift_state = ShiftState(parse_json(shift).get("state", ShiftState.OFF))
         convs = await engine.peer_conversations(self.user)
         # A console that comes back to a shift gets its state; a fresh one starts off, and its
         # first shift frame is the answer to its first shift command.
-        if self.shift_state != "off" or convs:
+        if self.shift_state != ShiftState.OFF or convs:
             self.send(shift)
         for conv in convs:
             frame = await engine.assigned_frame(conv)
@@ -135,7 +134,7 @@ class PeerConnection(Connection):
         elif '"type":"shift"' in frame:
             obj = parse_json(frame)
             if obj.get("type") == "shift":
-                self.shift_state = str(obj.get("state", "off"))
+                self.shift_state = ShiftState(obj.get("state", ShiftState.OFF))
         elif ('"type":"ended"' in frame or '"type":"released"' in frame) and conv not in self.monitoring:
             self.forget_seqs(conv)
         self.send(frame)
@@ -153,62 +152,13 @@ class PeerConnection(Connection):
 
     def alert(self, frame: str) -> None:
         """A supervisor alert; only supervisors on shift get them (contract)."""
-        if self.supporter.is_supervisor and self.shift_state == "on":
+        if self.supporter.is_supervisor and self.shift_state == ShiftState.ON:
             self.send(frame)
 
     # --- frames from the client ---------------------------------------------------------------
     async def handle(self, text: str) -> None:
         msg = wire.parse_peer(text)
-        s, engine, user = self.services, self.services.engine, self.user
-        if isinstance(msg, wire.Shift):
-            await self._shift(msg)
-        elif isinstance(msg, wire.Accept):
-            conv = await self._with_offer_id(msg.offer, engine.accept(msg.offer, user))
-            log.info("offer.accepted", conversation=conv, peer=user)
-            await self._audit(user, "accept", conv, "", now_ms())
-        elif isinstance(msg, wire.Decline):
-            await self._with_offer_id(msg.offer, engine.decline(msg.offer, user))
-            log.info("offer.declined", peer=user)
-        elif isinstance(msg, wire.PeerMessage):
-            result = await engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id, actor=user)
-            self.mark_seen(msg.conversation, result.seq)
-            self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
-        elif isinstance(msg, wire.PeerTyping):
-            await self._require_assigned(msg.conversation)
-            now = time.monotonic()
-            if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
-                self._typing_at[msg.conversation] = now
-                await s.redis.publish(s.keys.ch_seeker(msg.conversation), f"0\t{msg.conversation}\t"
-                                      + wire.frame("typing"))
-        elif isinstance(msg, wire.PeerEnd):
-            if not await engine.end(msg.conversation, "peer", actor=user, outcome=msg.outcome):
-                raise RoutingError("not_allowed", "the conversation has already ended")
-            log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
-            await self._audit(user, "end", msg.conversation, msg.outcome, now_ms())
-        elif isinstance(msg, wire.Escalate):
-            await self._require_assigned(msg.conversation)
-            await engine.escalate(msg.conversation, "peer")
-            log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
-            await self._audit(user, "escalate", msg.conversation, "", now_ms())
-        elif isinstance(msg, wire.Transfer):
-            await self._transfer(msg)
-        elif isinstance(msg, wire.Note):
-            await self._require_assigned(msg.conversation)
-            await self._note(msg.conversation, msg.text, whisper=False, to_peer=user)
-            await self._audit(user, "note", msg.conversation, "", now_ms())
-        elif isinstance(msg, wire.SetLanguage):
-            await self._require_assigned(msg.conversation)
-            await s.redis.hset(s.keys.conv(msg.conversation), mapping={"lang": msg.lang, "sms_lang": msg.lang})
-            self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
-        elif isinstance(msg, wire.Monitor):
-            await self._monitor(msg.conversation)
-        elif isinstance(msg, wire.Whisper):
-            self._require_supervisor()
-            info = await engine.info(msg.conversation)
-            if info is None or info.state != ConvState.ACTIVE or not info.peer:
-                raise RoutingError("not_available", "that conversation has no assigned peer")
-            await self._note(msg.conversation, msg.text, whisper=True, to_peer=info.peer)
-            await self._audit(user, "whisper", msg.conversation, "", now_ms())
+        await self.HANDLERS[type(msg)](self, msg)
 
     async def _audit(self, actor: str, action: str, conv: str | None, detail: str, at_ms: int) -> None:
         await self._record(action, self.services.store.audit(actor, action, conv, detail, at_ms), conv)
@@ -251,6 +201,8 @@ class PeerConnection(Connection):
         if not current.trained:
             raise RoutingError("not_allowed", "only trained accounts may go on shift")
         action = ShiftAction(msg.action)
+        # An action the shift machine does not have from the current state is refused by the
+        # script, atomically: IllegalTransition (not_allowed) names that state and the action.
         before, after = await s.engine.shift(self.user, action, capacity=msg.capacity,
                                              display=current.display_name, role=current.role)
         log.info("shift.changed", peer=self.user, before=before.value, after=after.value, capacity=msg.capacity)
@@ -258,6 +210,40 @@ class PeerConnection(Connection):
             await self._record("shift_started", s.store.shift_started(self.user, msg.capacity, now_ms()))
         elif action == ShiftAction.END:
             await self._record("shift_ended", s.store.shift_ended(self.user, now_ms()))
+
+    async def _accept(self, msg: wire.Accept) -> None:
+        conv = await self._with_offer_id(msg.offer, self.services.engine.accept(msg.offer, self.user))
+        log.info("offer.accepted", conversation=conv, peer=self.user)
+        await self._audit(self.user, "accept", conv, "", now_ms())
+
+    async def _decline(self, msg: wire.Decline) -> None:
+        await self._with_offer_id(msg.offer, self.services.engine.decline(msg.offer, self.user))
+        log.info("offer.declined", peer=self.user)
+
+    async def _message(self, msg: wire.PeerMessage) -> None:
+        result = await self.services.engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id,
+                                                   actor=self.user)
+        self.mark_seen(msg.conversation, result.seq)
+        self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
+
+    async def _typing(self, msg: wire.PeerTyping) -> None:
+        await self._require_assigned(msg.conversation)
+        now = time.monotonic()
+        if now - self._typing_at.get(msg.conversation, 0.0) >= TYPING_EVERY_S:
+            self._typing_at[msg.conversation] = now
+            await self.services.engine.peer_typing(msg.conversation)
+
+    async def _end(self, msg: wire.PeerEnd) -> None:
+        if not await self.services.engine.end(msg.conversation, "peer", actor=self.user, outcome=msg.outcome):
+            raise RoutingError("not_allowed", "the conversation has already ended")
+        log.info("conversation.ended", conversation=msg.conversation, by="peer", outcome=msg.outcome)
+        await self._audit(self.user, "end", msg.conversation, msg.outcome, now_ms())
+
+    async def _escalate(self, msg: wire.Escalate) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.escalate(msg.conversation, "peer", actor=self.user)
+        log.info("conversation.escalated", conversation=msg.conversation, reason="peer")
+        await self._audit(self.user, "escalate", msg.conversation, "", now_ms())
 
     async def _transfer(self, msg: wire.Transfer) -> None:
         s = self.services
@@ -271,27 +257,20 @@ class PeerConnection(Connection):
                  to_queue=msg.to is None)
         await self._audit(self.user, "transfer", msg.conversation, msg.to or "queue", now_ms())
 
-    async def _note(self, conv: str, text: str, *, whisper: bool, to_peer: str) -> None:
-        s = self.services
-        at = iso_now()
-        stored = wire.frame_json(**{"from": self.supporter.display_name}, text=text, at=at, whisper=whisper)
-        frame = wire.frame("note", conversation=conv, **{"from": self.supporter.display_name}, text=text,
-                           at=at, whisper=whisper)
-        envelope = f"0\t{conv}\t{frame}"
-        # Kept with the conversation (the next peer and a reconnecting console see them), and sent
-        # on peer and monitor channels only: never on a seeker channel.
-        async with s.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(s.keys.notes(conv), stored)
-            pipe.ltrim(s.keys.notes(conv), -MAX_NOTES, -1)
-            pipe.publish(s.keys.ch_peer(to_peer), envelope)
-            pipe.publish(s.keys.ch_monitor(conv), envelope)
-            if whisper and to_peer != self.user:
-                pipe.publish(s.keys.ch_peer(self.user), envelope)
-            await pipe.execute()
+    async def _note(self, msg: wire.Note) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=False,
+                                            to_peer=self.user)
+        await self._audit(self.user, "note", msg.conversation, "", now_ms())
 
-    async def _monitor(self, conv: str) -> None:
+    async def _set_language(self, msg: wire.SetLanguage) -> None:
+        await self._require_assigned(msg.conversation)
+        await self.services.engine.set_language(msg.conversation, msg.lang)
+        self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
+
+    async def _monitor(self, msg: wire.Monitor) -> None:
         self._require_supervisor()
-        s = self.services
+        s, conv = self.services, msg.conversation
         info = await s.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
             # Which conversation (addition): a reconnecting console asks again for each of its
@@ -310,6 +289,31 @@ class PeerConnection(Connection):
             monitoring = self._mark_history(conv, frame)
             self.send(frame)
             await self._replay_deliveries(conv, monitoring)
+
+    async def _whisper(self, msg: wire.Whisper) -> None:
+        self._require_supervisor()
+        info = await self.services.engine.info(msg.conversation)
+        if info is None or info.state != ConvState.ACTIVE or not info.peer:
+            raise RoutingError("not_available", "that conversation has no assigned peer")
+        await self.services.engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=True,
+                                            to_peer=info.peer, copy_to=self.user)
+        await self._audit(self.user, "whisper", msg.conversation, "", now_ms())
+
+    # Each client frame's handler, by the frame's class (chatd/wire.py parses and checks it).
+    HANDLERS: ClassVar[dict[type[wire.PeerFrame], Callable[[PeerConnection, Any], Awaitable[None]]]] = {
+        wire.Shift: _shift,
+        wire.Accept: _accept,
+        wire.Decline: _decline,
+        wire.PeerMessage: _message,
+        wire.PeerTyping: _typing,
+        wire.PeerEnd: _end,
+        wire.Escalate: _escalate,
+        wire.Transfer: _transfer,
+        wire.Note: _note,
+        wire.SetLanguage: _set_language,
+        wire.Monitor: _monitor,
+        wire.Whisper: _whisper,
+    }
 
 
 async def peer_endpoint(ws: WebSocket) -> None:

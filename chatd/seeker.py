@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 from starlette.websockets import WebSocket
 
@@ -74,36 +76,34 @@ class SeekerConnection(Connection):
     async def handle(self, text: str) -> None:
         msg = wire.parse_seeker(text)
         if isinstance(msg, wire.Hello):
-            await self._hello(msg)
-            return
-        if self.conv is None:
+            await self._hello(msg)  # the socket's one change of state: it joins a conversation
+        elif self.conv is None:  # before that, any other frame is refused and the socket stays
             raise wire.WireError("bad_request", "say hello first")
-        conv = self.conv
-        engine = self.services.engine
-        if isinstance(msg, wire.SeekerMessage):
-            await self._message(conv, msg)
-        elif isinstance(msg, wire.Typing):
-            now = time.monotonic()
-            if now - self._typing_at >= TYPING_EVERY_S:
-                self._typing_at = now
-                info = await engine.info(conv)
-                if info is not None and info.state == ConvState.ACTIVE and info.peer:
-                    await self.services.redis.publish(
-                        self.services.keys.ch_peer(info.peer), f"0\t{conv}\t" + wire.frame("typing", conversation=conv))
-        elif isinstance(msg, wire.SeekerEnd):
-            if not await engine.end(conv, "seeker"):
-                raise RoutingError("not_allowed", "the conversation has already ended")
-            log.info("conversation.ended", conversation=conv, by="seeker")
-        elif isinstance(msg, wire.Survey):
-            await self._require_ended(conv)
-            await engine.set_survey(conv, msg.rating)
-            await self.services.store.set_survey(conv, msg.rating)
-        elif isinstance(msg, wire.Forget):
-            await self._require_ended(conv)
-            await engine.forget(conv)
-            await self.services.store.forget(conv)
-            log.info("conversation.forgotten", conversation=conv)
-            self.send(wire.frame("forgotten"))
+        else:
+            await self.HANDLERS[type(msg)](self, self.conv, msg)
+
+    async def _typing(self, conv: str, msg: wire.Typing) -> None:
+        now = time.monotonic()
+        if now - self._typing_at >= TYPING_EVERY_S:
+            self._typing_at = now
+            await self.services.engine.seeker_typing(conv)
+
+    async def _end(self, conv: str, msg: wire.SeekerEnd) -> None:
+        if not await self.services.engine.end(conv, "seeker"):
+            raise RoutingError("not_allowed", "the conversation has already ended")
+        log.info("conversation.ended", conversation=conv, by="seeker")
+
+    async def _survey(self, conv: str, msg: wire.Survey) -> None:
+        await self._require_ended(conv)
+        await self.services.engine.set_survey(conv, msg.rating)
+        await self.services.store.set_survey(conv, msg.rating)
+
+    async def _forget(self, conv: str, msg: wire.Forget) -> None:
+        await self._require_ended(conv)
+        await self.services.engine.forget(conv)
+        await self.services.store.forget(conv)
+        log.info("conversation.forgotten", conversation=conv)
+        self.send(wire.frame("forgotten"))
 
     async def _require_ended(self, conv: str) -> None:
         info = await self.services.engine.info(conv)
@@ -160,12 +160,10 @@ class SeekerConnection(Connection):
             self.send(wire.frame("status", state="waiting", position=position or 0, peers_on_shift=peers_on))
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
-            name = await self.services.redis.hget(self.services.keys.conv(conv), "peer_name")
-            self.send(wire.frame("status", state="active", peer=_text(name)))
+            self.send(wire.frame("status", state="active", peer=info.peer_name))
         elif info.state == ConvState.ENDED:
             self.waiting = False
-            by = await self.services.redis.hget(self.services.keys.conv(conv), "ended_by")
-            self.send(wire.frame("ended", by=_text(by) or "system"))
+            self.send(wire.frame("ended", by=info.ended_by or "system"))
 
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
@@ -183,9 +181,14 @@ class SeekerConnection(Connection):
         for reason in result.escalated:
             log.info("conversation.escalated", conversation=conv, reason=reason)
 
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
+    # Each client frame's handler after hello, by the frame's class (chatd/wire.py parses and checks it).
+    HANDLERS: ClassVar[dict[type[wire.SeekerFrame], Callable[[SeekerConnection, str, Any], Awaitable[None]]]] = {
+        wire.SeekerMessage: _message,
+        wire.Typing: _typing,
+        wire.SeekerEnd: _end,
+        wire.Survey: _survey,
+        wire.Forget: _forget,
+    }
 
 
 async def seeker_endpoint(ws: WebSocket) -> None:

@@ -26,6 +26,7 @@ from routing.states import ConvState, ShiftAction, ShiftState
 MISSED_OFFERS_BEFORE_BREAK = 2
 MATCH_SCAN_LIMIT = 500  # queue entries one matching pass looks at (as in _lib.lua)
 MATCH_IDS_PER_PASS = 64  # offers one match.lua call may make
+MAX_NOTES = 500  # notes and whispers kept per conversation; the oldest go first
 
 _ERROR_MESSAGES = {
     "unknown": ("not_allowed", "no such conversation is assigned to you"),
@@ -115,6 +116,8 @@ class ConvInfo:
     seq: int
     escalated: tuple[str, ...]
     risk: bool
+    peer_name: str = ""  # the assigned peer's display name, as the seeker sees it
+    ended_by: str = ""
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
@@ -165,13 +168,14 @@ class Engine:
 
     async def info(self, conv: str) -> ConvInfo | None:
         h = await self.redis.hmget(self.keys.conv(conv), ["state", "channel", "lang", "peer", "seq",
-                                                          "escalated", "risk"])
+                                                          "escalated", "risk", "peer_name", "ended_by"])
         if h[0] is None:
             return None
         vals = [_s(v) if v is not None else "" for v in h]
         return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
                         peer=vals[3], seq=int(vals[4] or 0),
-                        escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1")
+                        escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1",
+                        peer_name=vals[7], ended_by=vals[8])
 
     async def history(self, conv: str, after_seq: int = 0) -> list[str]:
         """Stored messages with ``seq > after_seq``, as their JSON texts, in order."""
@@ -220,13 +224,20 @@ class Engine:
         await self.redis.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
         return True
 
-    async def escalate(self, conv: str, reason: str, *, only_if_queued: bool = False) -> bool:
-        """Escalate (a peer's ``peer``, the worker's ``wait_timeout``); returns False when it
-        was a repeat of an automatic reason or not applicable. Raises :class:`RoutingError`
-        ``unknown_conversation`` for an unknown conversation."""
-        reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0")
+    async def escalate(self, conv: str, reason: str, *, actor: str = "", only_if_queued: bool = False) -> bool:
+        """Escalate: a peer's (``peer``, by ``actor``) or the worker's (``wait_timeout``).
+
+        A peer's escalation is refused, with :class:`RoutingError` ``not_allowed``, unless the
+        conversation is active and assigned to ``actor``: checked in the same atomic step, so a
+        conversation that ends or moves meanwhile is not escalated in its name. The worker's
+        returns False when it was a repeat or no longer applies. An unknown conversation
+        raises :class:`RoutingError` ``unknown_conversation``.
+        """
+        reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0", actor)
         if _s(reply[0]) == "err":
             why = _s(reply[1])
+            if actor:
+                raise _err(reply)
             if why in ("dup", "not_queued", "ended"):
                 return False
             if why == "unknown":
@@ -241,6 +252,44 @@ class Engine:
 
     async def set_survey(self, conv: str, rating: int) -> None:
         await self.redis.hset(self.keys.conv(conv), "survey", rating)
+
+    async def set_language(self, conv: str, lang: str) -> None:
+        """The conversation's language (``en``/``fr``), set by its peer: the language of the texts
+        the service writes into it, and of an SMS conversation's texts."""
+        await self.redis.hset(self.keys.conv(conv), mapping={"lang": lang, "sms_lang": lang})
+
+    async def seeker_typing(self, conv: str) -> None:
+        """The seeker is typing: tell the assigned peer's consoles, when a peer is assigned."""
+        info = await self.info(conv)
+        if info is not None and info.state == ConvState.ACTIVE and info.peer:
+            frame = json.dumps({"type": "typing", "conversation": conv}, ensure_ascii=False)
+            await self.redis.publish(self.keys.ch_peer(info.peer), f"0\t{conv}\t{frame}")
+
+    async def peer_typing(self, conv: str) -> None:
+        """The peer is typing: tell the seeker's sockets (the caller checked the assignment)."""
+        await self.redis.publish(self.keys.ch_seeker(conv), f"0\t{conv}\t" + json.dumps({"type": "typing"}))
+
+    async def add_note(self, conv: str, author: str, text: str, *, whisper: bool, to_peer: str,
+                       copy_to: str = "") -> None:
+        """A note (or a supervisor's whisper) on a conversation, by ``author`` (display name).
+
+        Kept with the conversation (its next peer and a reconnecting console see them; the
+        last MAX_NOTES), and sent to ``to_peer``, to monitors and to ``copy_to`` (the
+        whispering supervisor): on peer and monitor channels only, never on a seeker's.
+        """
+        at = iso_now()
+        stored = json.dumps({"from": author, "text": text, "at": at, "whisper": whisper}, ensure_ascii=False)
+        frame = json.dumps({"type": "note", "conversation": conv, "from": author, "text": text, "at": at,
+                            "whisper": whisper}, ensure_ascii=False)
+        envelope = f"0\t{conv}\t{frame}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(self.keys.notes(conv), stored)
+            pipe.ltrim(self.keys.notes(conv), -MAX_NOTES, -1)
+            pipe.publish(self.keys.ch_peer(to_peer), envelope)
+            pipe.publish(self.keys.ch_monitor(conv), envelope)
+            if copy_to and copy_to != to_peer:
+                pipe.publish(self.keys.ch_peer(copy_to), envelope)
+            await pipe.execute()
 
     # --- offers ----------------------------------------------------------------------------
     async def accept(self, offer: str, peer: str) -> str:

@@ -31,7 +31,7 @@ async def test_lua_and_python_key_names_agree(redis_server: RedisServer) -> None
                 k.peer_convs("u1"), k.peer_offers("u1"), k.offer("o1"), k.conns("seeker", "c1"), k.queue, k.live,
                 k.on_shift, k.shifting, k.timers, k.wake, k.worker, k.sms_events, k.stats, k.ch_seeker("c1"),
                 k.ch_monitor("c1"), k.ch_peer("u1"), k.ch_sup, k.ch_queue, k.once("i1")]
-    lib = script_source("offer").split("\n-- offer:")[0]
+    lib = script_source("forget").split("\n-- forget:")[0]
     redis = Redis.from_url(redis_server.url)
     try:
         got = await redis.eval(lib + PROBE, 0, "pfx")

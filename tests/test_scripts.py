@@ -33,50 +33,39 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-async def _peers(redis: Redis, k: Keys, n: int) -> list[str]:
-    names = [f"p{i}" for i in range(n)]
-    for name in names:
-        await redis.hset(k.peer(name), mapping={"state": "on", "capacity": 1})
-    return names
-
-
 async def test_concurrent_calls_each_get_their_own_reply_and_errors_stay_their_own(redis: Redis, prefix: str) -> None:
     k = Keys(prefix)
-    names = await _peers(redis, k, 200)
     scripts = Scripts(redis, prefix)
-    for i in range(0, 200, 2):  # half the conversations are waiting, half do not exist
-        await redis.hset(k.conv(f"c{i}"), mapping={"state": "waiting", "channel": "web", "queued": 1})
+    for i in range(0, 200, 2):  # half the conversations have ended, half do not exist
+        await redis.hset(k.conv(f"c{i}"), mapping={"state": "ended", "channel": "web"})
 
-    calls = [scripts.call("offer", f"c{i}", names[i], f"o{i}", 1000, 31_000) for i in range(200)]
-    calls.append(scripts.call("offer"))  # too few arguments: a Lua error, for this call only
+    calls = [scripts.call("forget", f"c{i}") for i in range(200)]
+    calls.append(scripts.call("forget"))  # too few arguments: a Lua error, for this call only
     replies = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(replies[-1], ResponseError)
     for i, reply in enumerate(replies[:-1]):
         assert not isinstance(reply, BaseException), reply
-        assert [x.decode() for x in reply] == (["ok"] if i % 2 == 0 else ["err", "conv_busy"])
-    assert await redis.hget(k.offer("o10"), "peer") == b"p10"
+        assert [x.decode() for x in reply] == (["ok"] if i % 2 == 0 else ["err", "unknown"])
+    assert await redis.hget(k.conv("c10"), "forgotten") == b"1"
 
 
 async def test_a_batch_recovers_from_a_flushed_script_cache(redis: Redis, prefix: str) -> None:
     """After a Redis restart the scripts are gone (NOSCRIPT): every call of a batch still runs."""
-    k = Keys(prefix)
-    names = await _peers(redis, k, 50)
     scripts = Scripts(redis, prefix)
-    await scripts.call("offer", "none", "p0", "o-warm", 1000, 31_000)  # loaded once
+    await scripts.call("forget", "none")  # loaded once
     await redis.script_flush()
-    replies = await asyncio.gather(*(scripts.call("offer", "none", n, f"o{n}", 1000, 31_000) for n in names))
-    assert all([x.decode() for x in r] == ["err", "conv_busy"] for r in replies)
+    replies = await asyncio.gather(*(scripts.call("forget", f"none{i}") for i in range(50)))
+    assert all([x.decode() for x in r] == ["err", "unknown"] for r in replies)
 
 
 async def test_a_cancelled_caller_leaves_the_others_their_replies(redis: Redis, prefix: str) -> None:
     scripts = Scripts(redis, prefix)
-    calls = [asyncio.ensure_future(scripts.call("offer", "none", "p", f"o{i}", 1000, 31_000)) for i in range(20)]
+    calls = [asyncio.ensure_future(scripts.call("forget", f"none{i}")) for i in range(20)]
     calls[3].cancel()
     done = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(done[3], asyncio.CancelledError)
     assert all(not isinstance(r, BaseException) for i, r in enumerate(done) if i != 3)
-    assert [x.decode() for x in await scripts.call("offer", "none", "p", "o-after", 1000, 31_000)] == \
-        ["err", "conv_busy"]
+    assert [x.decode() for x in await scripts.call("forget", "none")] == ["err", "unknown"]
 
 
 @pytest.mark.parametrize("n", [1, 300])
@@ -114,18 +103,18 @@ async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
     pauser = Redis.from_url(redis_server.url)
     try:
         scripts = Scripts(redis, prefix)
-        await scripts.call("offer", "none", "p0", "o-warm", 1000, 31_000)  # connected and loaded
+        await scripts.call("forget", "none")  # connected and loaded
         await pauser.execute_command("CLIENT", "PAUSE", 3000, "ALL")  # Redis answers nobody for 3 s
-        first = asyncio.ensure_future(scripts.call("offer", "none", "p0", "o1", 1000, 31_000))
+        first = asyncio.ensure_future(scripts.call("forget", "none1"))
         await asyncio.sleep(0.2)  # on its way: the sender waits for Redis
-        second = asyncio.ensure_future(scripts.call("offer", "none", "p0", "o2", 1000, 31_000))
+        second = asyncio.ensure_future(scripts.call("forget", "none2"))
         await asyncio.sleep(0)
         await scripts.aclose()
         results = await asyncio.gather(first, second, return_exceptions=True)
         assert [type(r) for r in results] == [RedisError, RedisError], results
         await pauser.execute_command("CLIENT", "UNPAUSE")
-        reply = await scripts.call("offer", "none", "p0", "o3", 1000, 31_000)
-        assert [x.decode() for x in reply] == ["err", "conv_busy"]
+        reply = await scripts.call("forget", "none3")
+        assert [x.decode() for x in reply] == ["err", "unknown"]
     finally:
         await pauser.aclose()
 
