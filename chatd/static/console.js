@@ -6,7 +6,8 @@
 // pulses (still when the reader asked for reduced motion), and an assertive live region
 // announces it.
 
-import { $, Backoff, I18n, Transcript, el, formatTime, pickLang, session, uuid, wsUrl } from './common.js';
+import { $, I18n, Transcript, el, formatTime, pickLang, session, uuid } from './common.js';
+import { ReconnectingSocket } from './socket.js';
 
 const STRINGS = {
   en: {
@@ -310,11 +311,9 @@ const i18n = new I18n(STRINGS, pickLang(session.get(K.lang)));
 const t = (key, params) => i18n.t(key, params);
 
 let profile = null;
-let ws = null;
-let opened = false;
-let wantSocket = false;
-let reconnectTimer = null;
-const backoff = new Backoff();
+// Ready at open (the peer socket has no hello); a 4401 close or a refused handshake ends the
+// session (socket.js).
+const socket = new ReconnectingSocket('/ws/peer', { session: true });
 let shift = { state: 'off', capacity: null, active: 0, debrief_until: null };
 let queue = { waiting: null, peers_on_shift: null };
 let canned = { en: [], fr: [] };
@@ -358,11 +357,7 @@ function reasonText(reason) {
 }
 
 function send(frame) {
-  if (ws && opened && ws.readyState === WebSocket.OPEN) {
-    ws.send(JSON.stringify(frame));
-    return true;
-  }
-  return false;
+  return socket.send(frame);
 }
 
 // ---- sign in / out ----
@@ -473,89 +468,33 @@ function enterApp() {
 
 // ---- socket ----
 
-function connect() {
-  wantSocket = true;
-  if (ws) return;
-  clearTimeout(reconnectTimer);
-  const sock = new WebSocket(wsUrl('/ws/peer'));
-  ws = sock;
-  opened = false;
-  sock.addEventListener('open', () => {
-    if (ws !== sock) return;
-    opened = true;
-    backoff.reset();
-    $('conn').hidden = true;
-    renderShift();
-    resumeMonitoring();
-  });
-  sock.addEventListener('message', (event) => {
-    if (ws !== sock) return;
-    let frame;
-    try { frame = JSON.parse(event.data); } catch { return; }
-    if (frame && typeof frame.type === 'string') handle(frame);
-  });
-  sock.addEventListener('close', async (event) => {
-    if (ws !== sock) return;
-    const wasOpen = opened;
-    ws = null;
-    opened = false;
-    monitorAsked.clear(); // the old socket will answer nothing more
-    renderShift();
-    if (!wantSocket) return;
-    if (event.code === 4401) {
-      signedOut(t('login.out'));
-      return;
-    }
-    if (!wasOpen && await serverReachable()) {
-      // The server answers but refused the handshake (HTTP 403): the session cookie is
-      // missing or no longer valid. Reconnecting would be refused again.
-      signedOut(t('login.again'));
-      return;
-    }
-    $('conn').textContent = t('offline');
-    $('conn').hidden = false;
-    reconnectTimer = setTimeout(connect, backoff.next());
-  });
-}
+socket.addEventListener('frame', (event) => handle(event.detail));
+socket.addEventListener('ready', () => {
+  $('conn').hidden = true;
+  renderShift();
+  resumeMonitoring();
+});
+socket.addEventListener('lost', () => {
+  monitorAsked.clear(); // the old socket will answer nothing more
+  renderShift();
+});
+socket.addEventListener('reconnecting', () => {
+  $('conn').textContent = t('offline');
+  $('conn').hidden = false;
+});
+// 'closed': signed out elsewhere or the account was disabled (4401). 'refused': the server
+// answers but refused the handshake (HTTP 403): the session cookie is missing or no longer valid.
+socket.addEventListener('sessionended', (event) => {
+  signedOut(t(event.detail === 'closed' ? 'login.out' : 'login.again'));
+});
 
-async function serverReachable() {
-  try {
-    const res = await fetch('/healthz', { cache: 'no-store', credentials: 'omit' });
-    return res.ok;
-  } catch {
-    return false;
-  }
+function connect() {
+  socket.connect();
 }
 
 function disconnect() {
-  wantSocket = false;
-  clearTimeout(reconnectTimer);
-  const sock = ws;
-  ws = null;
-  opened = false;
-  if (sock) sock.close(1000);
+  socket.disconnect();
 }
-
-window.addEventListener('offline', () => {
-  if (!ws || !wantSocket) return;
-  // Drop a socket the network has left; 'online' brings a fresh one.
-  const sock = ws;
-  ws = null;
-  opened = false;
-  monitorAsked.clear();
-  renderShift();
-  sock.close();
-  $('conn').textContent = t('offline');
-  $('conn').hidden = false;
-  reconnectTimer = setTimeout(connect, backoff.next());
-});
-window.addEventListener('online', () => {
-  if (wantSocket && !ws) {
-    clearTimeout(reconnectTimer);
-    backoff.reset();
-    connect();
-  }
-});
 
 function handle(frame) {
   switch (frame.type) {
@@ -605,10 +544,10 @@ function renderShift() {
   const start = $('shift-start');
   start.textContent = t(shift.state === 'on' ? 'shift.update' : shift.state === 'break' ? 'shift.resume' : 'shift.start');
   // Until the socket is open a click would go nowhere: the buttons wait for it.
-  start.disabled = !opened;
-  $('shift-break').disabled = !opened || shift.state !== 'on';
-  $('shift-end').disabled = !opened || shift.state === 'off';
-  $('debrief-end').disabled = !opened;
+  start.disabled = !socket.ready;
+  $('shift-break').disabled = !socket.ready || shift.state !== 'on';
+  $('shift-end').disabled = !socket.ready || shift.state === 'off';
+  $('debrief-end').disabled = !socket.ready;
   document.body.dataset.shift = shift.state;
   renderDebrief();
 }

@@ -5,7 +5,8 @@
 // connection loses none). Quick exit clears all of it. The transcript is not stored: after
 // a reload the page resumes with last_seq 0 and the server replays the conversation.
 
-import { $, Backoff, I18n, Transcript, el, pickLang, session, telHref, uuid, wsUrl } from './common.js';
+import { $, I18n, Transcript, el, pickLang, session, telHref, uuid } from './common.js';
+import { ReconnectingSocket } from './socket.js';
 
 const STRINGS = {
   en: {
@@ -163,15 +164,16 @@ const transcript = new Transcript($('transcript'), {
 // can be offline for a while and resume.
 let state = 'idle';
 let statusFrame = null;
-let ws = null;
-let welcomed = false;
-let wantSocket = false;
-let reconnectTimer = null;
 let lastTypingSent = 0;
 let typingTimer = null;
 let controlQueue = [];
-const backoff = new Backoff();
 const escPresses = [];
+
+// Ready once the server answered hello with `welcome`; unacknowledged messages go again then,
+// and after a refusal (socket.js).
+const socket = new ReconnectingSocket('/ws/seeker', { hello: helloFrame, resend: flushOutbox });
+socket.addEventListener('frame', (event) => handle(event.detail));
+socket.addEventListener('reconnecting', () => showOffline(true));
 
 // ---- quick exit: first, so it works even if anything below fails ----
 
@@ -180,7 +182,7 @@ function quickExit() {
   try {
     // Ending the conversation tells the peer at once instead of after the grace time;
     // the token is gone, so it could not be resumed anyway. send() does not block.
-    if (ws && welcomed && (state === 'waiting' || state === 'active')) ws.send(JSON.stringify({ type: 'end' }));
+    if (state === 'waiting' || state === 'active') socket.send({ type: 'end' });
   } catch { /* leaving matters more */ }
   // replace(): the chat does not stay in the back-button history.
   location.replace(config.exit_url || FALLBACK_EXIT_URL);
@@ -237,7 +239,7 @@ function renderCrisis() {
 
 function renderStatus() {
   let text = '';
-  if (state === 'idle') text = wantSocket ? t('status.connecting') : t('status.idle');
+  if (state === 'idle') text = socket.wanted ? t('status.connecting') : t('status.idle');
   else if (state === 'waiting' && statusFrame && statusFrame.state === 'waiting') {
     const peers = Number(statusFrame.peers_on_shift) || 0;
     const position = Number(statusFrame.position) || 0;
@@ -305,88 +307,29 @@ function setState(next) {
 // ---- socket ----
 
 function send(frame) {
-  if (ws && welcomed && ws.readyState === WebSocket.OPEN) {
-    ws.send(JSON.stringify(frame));
-    return true;
-  }
-  return false;
+  return socket.send(frame);
+}
+
+/** The first frame of every socket: a new conversation, or the resume of this one. */
+function helloFrame() {
+  const token = session.get(K.token);
+  // After the last seq with no gap below it: a frame lost with the old socket is replayed.
+  return token
+    ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
+    : { type: 'hello', lang: i18n.lang };
 }
 
 function connect() {
-  wantSocket = true;
-  if (ws) return;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  renderStatus();
-  const sock = new WebSocket(wsUrl('/ws/seeker'));
-  ws = sock;
-  welcomed = false;
-  sock.addEventListener('open', () => {
-    const token = session.get(K.token);
-    // After the last seq with no gap below it: a frame lost with the old socket is replayed.
-    const hello = token
-      ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
-      : { type: 'hello', lang: i18n.lang };
-    sock.send(JSON.stringify(hello));
-  });
-  sock.addEventListener('message', (event) => {
-    if (ws !== sock) return;
-    let frame;
-    try { frame = JSON.parse(event.data); } catch { return; }
-    if (frame && typeof frame.type === 'string') handle(frame);
-  });
-  sock.addEventListener('close', () => {
-    if (ws !== sock) return;
-    ws = null;
-    welcomed = false;
-    if (wantSocket) {
-      showOffline(true);
-      scheduleReconnect();
-    }
-  });
-}
-
-function scheduleReconnect() {
-  clearTimeout(reconnectTimer);
-  reconnectTimer = setTimeout(() => { reconnectTimer = null; if (wantSocket) connect(); }, backoff.next());
+  socket.connect();
+  renderStatus(); // idle turns to "connecting"
 }
 
 function disconnect() {
-  wantSocket = false;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  const sock = ws;
-  ws = null;
-  welcomed = false;
-  if (sock) sock.close(1000);
+  socket.disconnect();
   showOffline(false);
 }
 
-// The browser knows before the socket does that the network went away: drop the socket
-// at once (a half-dead one can swallow frames) and reconnect as soon as it is back.
-window.addEventListener('offline', () => {
-  if (!wantSocket) return;
-  const sock = ws;
-  ws = null;
-  welcomed = false;
-  if (sock) sock.close();
-  showOffline(true);
-  scheduleReconnect();
-});
-window.addEventListener('online', () => {
-  if (!wantSocket) return;
-  // An attempt made while offline may still be pending; a fresh one is faster than its timeout.
-  if (ws && ws.readyState !== WebSocket.OPEN) {
-    const stale = ws;
-    ws = null;
-    stale.close();
-  }
-  if (!ws) {
-    backoff.reset();
-    connect();
-  }
-});
-
+/** Own messages not acknowledged yet (same client_id: stored once), then queued control frames. */
 function flushOutbox() {
   for (const item of transcript.pending()) {
     if (send({ type: 'message', client_id: item.clientId, text: item.text })) transcript.markSent(item.clientId);
@@ -394,18 +337,6 @@ function flushOutbox() {
   const queued = controlQueue;
   controlQueue = [];
   for (const frame of queued) send(frame);
-}
-
-let resendTimer = null;
-let resendDelayMs = 1000;
-
-function scheduleResend() {
-  if (resendTimer !== null) return;
-  resendTimer = setTimeout(() => {
-    resendTimer = null;
-    if (welcomed && transcript.pending().length) flushOutbox();
-  }, resendDelayMs);
-  resendDelayMs = Math.min(resendDelayMs * 2, 16000);
 }
 
 function saveOutbox() {
@@ -416,21 +347,18 @@ function saveOutbox() {
 function handle(frame) {
   switch (frame.type) {
     case 'welcome': {
-      welcomed = true;
-      backoff.reset();
       if (frame.resume) session.set(K.token, frame.resume);
       if (frame.crisis_line) config.crisis_line = frame.crisis_line;
       if (frame.crisis_email) config.crisis_email = frame.crisis_email;
       renderCrisis();
       showOffline(false);
       if (state === 'idle') setState('waiting');
-      flushOutbox();
+      socket.markReady(); // sends what is pending: flushOutbox()
       break;
     }
     case 'ack':
       transcript.ack(frame.client_id, Number(frame.seq));
       saveOutbox();
-      resendDelayMs = 1000; // accepted again: the next refusal starts the pause over
       break;
     case 'message': {
       const li = transcript.addMessage(frame);
@@ -515,10 +443,9 @@ function handleError(frame) {
     flash(t('error.unknown_resume'));
     $('composer-text').focus();
   } else if (frame.code === 'rate_limited' || frame.code === 'unavailable') {
-    // The message was refused, not lost: it is still pending, and goes again (same client_id,
-    // stored once) after a pause that grows while refusals go on.
+    // The message was refused, not lost: it is still pending, and socket.js sends it again
+    // (same client_id, stored once) after a pause that grows while refusals go on.
     if (frame.code === 'rate_limited') flash(t('error.rate_limited'));
-    scheduleResend();
   } else if (frame.code === 'too_large') {
     flash(t('error.too_large'));
   } else {
