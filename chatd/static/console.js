@@ -7,307 +7,16 @@
 // announces it.
 
 import { $, I18n, Transcript, el, formatTime, pickLang, session, uuid } from './common.js';
+import en from './i18n/console.en.js';
+import fr from './i18n/console.fr.js';
 import { ReconnectingSocket } from './socket.js';
-
-const STRINGS = {
-  en: {
-    title: 'Peer console',
-    skip: 'Skip to main content',
-    logout: 'Sign out',
-    'login.title': 'Sign in',
-    'login.username': 'Username',
-    'login.password': 'Password',
-    'login.submit': 'Sign in',
-    'login.missing': 'Enter your username and password.',
-    'login.bad': 'The username or password is not right.',
-    'login.throttled': 'Too many attempts. Wait a few minutes, then try again.',
-    'login.failed': 'Signing in did not work. Check the connection and try again.',
-    'login.again': 'Your session ended. Please sign in again.',
-    'login.out': 'You were signed out.',
-    'alerts.title': 'Escalation alerts',
-    'shift.title': 'Shift',
-    'shift.state': 'State:',
-    'shift.load': 'Conversations:',
-    'shift.capacity': 'Capacity',
-    'shift.start': 'Start shift',
-    'shift.update': 'Change capacity',
-    'shift.resume': 'End break',
-    'shift.break': 'Take a break',
-    'shift.end': 'End shift',
-    'shift.on': 'On shift',
-    'shift.break.state': 'On break',
-    'shift.off': 'Off shift',
-    'queue.waiting': 'Waiting:',
-    'queue.peers': 'Peers on shift:',
-    'debrief.title': 'Debrief pause',
-    'debrief.text': 'Take a moment after that conversation. New offers resume at {time} ({left} left).',
-    'debrief.end': 'End the pause and take conversations',
-    'offers.title': 'Offers',
-    'offers.empty': 'No offers right now.',
-    'offer.heading': 'New {channel} conversation',
-    'offer.waited': 'Waited {time}',
-    'offer.risk': 'Risk flagged',
-    'offer.expires': 'Expires in {s} s',
-    'offer.accept': 'Accept',
-    'offer.decline': 'Decline',
-    'offer.accepting': 'Accepting…',
-    'offer.announce': 'New conversation offer. Expires in {s} seconds.',
-    'offer.gone': 'That offer is no longer available.',
-    'offer.title': '▶ New offer',
-    'channel.web': 'web chat',
-    'channel.sms': 'SMS',
-    'convs.title': 'Conversations',
-    'convs.empty': 'No conversations yet.',
-    'tab.label': 'Chat {n} ({channel})',
-    'tab.monitor': 'Monitor {n}',
-    'tab.unread': '{n} unread',
-    'tab.ended': 'ended',
-    'panel.title': 'Conversation {id} ({channel})',
-    'panel.monitor': 'Monitoring conversation {id} (read only)',
-    'monitor.ended': 'Monitoring stopped: this conversation has ended.',
-    'monitor.gone': 'Monitoring stopped: this conversation has ended. Messages written after the connection dropped are not shown here.',
-    'canned.label': 'Canned response',
-    'canned.insert': 'Insert',
-    'canned.en': 'English',
-    'canned.fr': 'French',
-    'composer.label': 'Message to the seeker',
-    'whisper.label': 'Whisper to the assigned peer (the seeker never sees it)',
-    'whisper.send': 'Whisper',
-    send: 'Send',
-    'notes.title': 'Private notes (never shown to the seeker)',
-    'notes.label': 'New note',
-    'notes.add': 'Add note',
-    'notes.from': '{name}, {time}',
-    'notes.whisper': 'Whisper from {name}, {time}',
-    'notes.new': 'New note from {name} in chat {n}.',
-    'offer.transfer': 'Transferred to you by {name}',
-    'panel.label': 'Texter: {label}',
-    'transfer.label': 'Transfer to (username)',
-    'transfer.peer': 'Transfer',
-    'transfer.queue': 'Back to the queue',
-    'transfer.missing': 'Enter the username of the peer to transfer to.',
-    escalate: 'Escalate to crisis line',
-    'escalate.done': 'Escalated: the seeker was given the crisis line.',
-    'escalation.text': 'This conversation was escalated ({reason}). The seeker was given the crisis line.',
-    'end.label': 'Outcome',
-    end: 'End conversation',
-    'outcome.resolved': 'Resolved',
-    'outcome.referred': 'Referred',
-    'outcome.disconnected': 'Disconnected',
-    'outcome.other': 'Other',
-    'close.tab': 'Close this tab',
-    'ended.seeker': 'The seeker ended the conversation.',
-    'ended.peer': 'The conversation was ended by a peer.',
-    'ended.system': 'The conversation was closed by the service.',
-    'who.seeker': 'Seeker',
-    'who.peer': 'Peer',
-    'who.system': 'System',
-    'state.queued': 'Not sent yet',
-    'state.wire': 'Sent',
-    'state.delivered': 'Delivered',
-    'state.stored': 'Saved, sending by SMS',
-    'state.sms-queued': 'SMS queued',
-    'state.sms-sent': 'SMS sent',
-    'state.sms-delivered': 'SMS delivered',
-    'state.sms-failed': 'SMS failed: not delivered',
-    'typing.seeker': 'The seeker is typing…',
-    offline: 'Connection lost. Reconnecting…',
-    'new.message': 'New message in chat {n}.',
-    'alert.text': '{reason}, conversation {id}',
-    'alert.monitor': 'Monitor',
-    'alert.dismiss': 'Dismiss',
-    'alert.title': '⚠ Escalation:',
-    'alert.flash': '⚠ Escalation',
-    'reason.no_peer_on_shift': 'no peer on shift',
-    'reason.wait_timeout': 'waited too long',
-    'reason.risk': 'risk of harm',
-    'reason.peer': 'escalated by a peer',
-    'sup.title': 'Supervision',
-    'sup.monitor.label': 'Conversation id to monitor',
-    'sup.monitor': 'Monitor',
-    'sup.overview.empty': 'The live overview appears here when the server sends it.',
-    'sup.peers': 'Peers',
-    'sup.live': 'Live conversations',
-    'sup.col.peer': 'Peer',
-    'sup.col.state': 'State',
-    'sup.col.load': 'Load',
-    'sup.col.conv': 'Conversation',
-    'sup.col.channel': 'Channel',
-    'sup.col.waited': 'Waited',
-    'sup.col.risk': 'Risk',
-    'sup.col.action': 'Action',
-    'sup.risk.yes': 'yes',
-    'sup.risk.no': 'no',
-    'sup.unassigned': 'none',
-    'role.peer': 'peer',
-    'role.supervisor': 'supervisor',
-    'role.admin': 'admin',
-    'error.not_allowed': 'Not allowed.',
-    'shift.untrained': 'Your account is not marked as trained yet, so it cannot go on shift. Ask an administrator.',
-    'panel.risk': 'Risk flagged',
-    'panel.lang': 'Language: {lang}',
-    'lang.en': 'English',
-    'lang.fr': 'French',
-    'sup.col.escalated': 'Escalated',
-    'error.not_available': 'That peer is not available (not on shift, or no free slot).',
-    'error.monitor': 'That conversation is not live (it has ended, or the id is not right).',
-    'error.rate_limited': 'Slow down: too many messages at once.',
-    'error.too_large': 'That message is too long (4,000 characters at most).',
-    'error.generic': 'The server refused that ({code}).',
-  },
-  fr: {
-    title: 'Console des pairs',
-    skip: 'Aller au contenu principal',
-    logout: 'Se déconnecter',
-    'login.title': 'Connexion',
-    'login.username': 'Nom d’utilisateur',
-    'login.password': 'Mot de passe',
-    'login.submit': 'Se connecter',
-    'login.missing': 'Entrez votre nom d’utilisateur et votre mot de passe.',
-    'login.bad': 'Le nom d’utilisateur ou le mot de passe est incorrect.',
-    'login.throttled': 'Trop de tentatives. Attendez quelques minutes, puis réessayez.',
-    'login.failed': 'La connexion a échoué. Vérifiez le réseau et réessayez.',
-    'login.again': 'Votre session a pris fin. Veuillez vous reconnecter.',
-    'login.out': 'Vous avez été déconnecté.',
-    'alerts.title': 'Alertes de transfert d’urgence',
-    'shift.title': 'Quart',
-    'shift.state': 'État :',
-    'shift.load': 'Conversations :',
-    'shift.capacity': 'Capacité',
-    'shift.start': 'Commencer le quart',
-    'shift.update': 'Changer la capacité',
-    'shift.resume': 'Terminer la pause',
-    'shift.break': 'Prendre une pause',
-    'shift.end': 'Terminer le quart',
-    'shift.on': 'En service',
-    'shift.break.state': 'En pause',
-    'shift.off': 'Hors service',
-    'queue.waiting': 'En attente :',
-    'queue.peers': 'Pairs en service :',
-    'debrief.title': 'Pause de compte rendu',
-    'debrief.text': 'Prenez un moment après cette conversation. Les offres reprennent à {time} (encore {left}).',
-    'debrief.end': 'Terminer la pause et prendre des conversations',
-    'offers.title': 'Offres',
-    'offers.empty': 'Aucune offre pour le moment.',
-    'offer.heading': 'Nouvelle conversation ({channel})',
-    'offer.waited': 'Attente : {time}',
-    'offer.risk': 'Risque signalé',
-    'offer.expires': 'Expire dans {s} s',
-    'offer.accept': 'Accepter',
-    'offer.decline': 'Refuser',
-    'offer.accepting': 'Acceptation…',
-    'offer.announce': 'Nouvelle offre de conversation. Expire dans {s} secondes.',
-    'offer.gone': 'Cette offre n’est plus disponible.',
-    'offer.title': '▶ Nouvelle offre',
-    'channel.web': 'clavardage',
-    'channel.sms': 'texto',
-    'convs.title': 'Conversations',
-    'convs.empty': 'Aucune conversation pour le moment.',
-    'tab.label': 'Conversation {n} ({channel})',
-    'tab.monitor': 'Observation {n}',
-    'tab.unread': '{n} non lus',
-    'tab.ended': 'terminée',
-    'panel.title': 'Conversation {id} ({channel})',
-    'panel.monitor': 'Observation de la conversation {id} (lecture seule)',
-    'monitor.ended': 'Observation arrêtée : cette conversation a pris fin.',
-    'monitor.gone': 'Observation arrêtée : cette conversation a pris fin. Les messages écrits après la coupure de la connexion ne sont pas affichés ici.',
-    'canned.label': 'Réponse préparée',
-    'canned.insert': 'Insérer',
-    'canned.en': 'Anglais',
-    'canned.fr': 'Français',
-    'composer.label': 'Message à la personne',
-    'whisper.label': 'Chuchoter au pair assigné (la personne ne le voit jamais)',
-    'whisper.send': 'Chuchoter',
-    send: 'Envoyer',
-    'notes.title': 'Notes privées (jamais montrées à la personne)',
-    'notes.label': 'Nouvelle note',
-    'notes.add': 'Ajouter la note',
-    'notes.from': '{name}, {time}',
-    'notes.whisper': 'Chuchotement de {name}, {time}',
-    'notes.new': 'Nouvelle note de {name} dans la conversation {n}.',
-    'offer.transfer': 'Transférée par {name}',
-    'panel.label': 'Texteur : {label}',
-    'transfer.label': 'Transférer à (nom d’utilisateur)',
-    'transfer.peer': 'Transférer',
-    'transfer.queue': 'Remettre dans la file',
-    'transfer.missing': 'Entrez le nom d’utilisateur du pair qui recevra la conversation.',
-    escalate: 'Diriger vers la ligne de crise',
-    'escalate.done': 'Transfert d’urgence fait : la personne a reçu la ligne de crise.',
-    'escalation.text': 'Cette conversation a fait l’objet d’un transfert d’urgence ({reason}). La personne a reçu la ligne de crise.',
-    'end.label': 'Résultat',
-    end: 'Terminer la conversation',
-    'outcome.resolved': 'Réglée',
-    'outcome.referred': 'Orientée ailleurs',
-    'outcome.disconnected': 'Déconnectée',
-    'outcome.other': 'Autre',
-    'close.tab': 'Fermer cet onglet',
-    'ended.seeker': 'La personne a terminé la conversation.',
-    'ended.peer': 'La conversation a été terminée par un pair.',
-    'ended.system': 'La conversation a été fermée par le service.',
-    'who.seeker': 'Personne',
-    'who.peer': 'Pair',
-    'who.system': 'Système',
-    'state.queued': 'Pas encore envoyé',
-    'state.wire': 'Envoyé',
-    'state.delivered': 'Reçu',
-    'state.stored': 'Enregistré, envoi par texto',
-    'state.sms-queued': 'Texto en file',
-    'state.sms-sent': 'Texto envoyé',
-    'state.sms-delivered': 'Texto livré',
-    'state.sms-failed': 'Échec du texto : non livré',
-    'typing.seeker': 'La personne écrit…',
-    offline: 'Connexion perdue. Reconnexion…',
-    'new.message': 'Nouveau message dans la conversation {n}.',
-    'alert.text': '{reason}, conversation {id}',
-    'alert.monitor': 'Observer',
-    'alert.dismiss': 'Fermer l’alerte',
-    'alert.title': '⚠ Urgence :',
-    'alert.flash': '⚠ Urgence',
-    'reason.no_peer_on_shift': 'aucun pair en service',
-    'reason.wait_timeout': 'attente trop longue',
-    'reason.risk': 'risque de préjudice',
-    'reason.peer': 'demandé par un pair',
-    'sup.title': 'Supervision',
-    'sup.monitor.label': 'Identifiant de la conversation à observer',
-    'sup.monitor': 'Observer',
-    'sup.overview.empty': 'La vue d’ensemble s’affiche ici quand le serveur l’envoie.',
-    'sup.peers': 'Pairs',
-    'sup.live': 'Conversations en cours',
-    'sup.col.peer': 'Pair',
-    'sup.col.state': 'État',
-    'sup.col.load': 'Charge',
-    'sup.col.conv': 'Conversation',
-    'sup.col.channel': 'Canal',
-    'sup.col.waited': 'Attente',
-    'sup.col.risk': 'Risque',
-    'sup.col.action': 'Action',
-    'sup.risk.yes': 'oui',
-    'sup.risk.no': 'non',
-    'sup.unassigned': 'aucun',
-    'role.peer': 'pair',
-    'role.supervisor': 'superviseur',
-    'role.admin': 'administrateur',
-    'error.not_allowed': 'Non permis.',
-    'shift.untrained': 'Votre compte n’est pas encore marqué comme formé; il ne peut pas commencer de quart. Adressez-vous à un administrateur.',
-    'panel.risk': 'Risque signalé',
-    'panel.lang': 'Langue : {lang}',
-    'lang.en': 'anglais',
-    'lang.fr': 'français',
-    'sup.col.escalated': 'Transfert d’urgence',
-    'error.not_available': 'Ce pair n’est pas disponible (pas en service ou aucune place libre).',
-    'error.monitor': 'Cette conversation n’est pas en cours (elle a pris fin, ou l’identifiant est erroné).',
-    'error.rate_limited': 'Ralentissez : trop de messages à la fois.',
-    'error.too_large': 'Ce message est trop long (4 000 caractères au plus).',
-    'error.generic': 'Le serveur a refusé ({code}).',
-  },
-};
 
 const K = { lang: 'chatd.console.lang', profile: 'chatd.console.profile' };
 const TYPING_SEND_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 5000;
 const BASE_TITLE_KEY = 'title';
 
-const i18n = new I18n(STRINGS, pickLang(session.get(K.lang)));
+const i18n = new I18n({ en, fr }, pickLang(session.get(K.lang)));
 const t = (key, params) => i18n.t(key, params);
 
 let profile = null;
@@ -341,7 +50,7 @@ function announce(text) {
 function fmtDuration(totalS) {
   const s = Math.max(0, Math.round(Number(totalS) || 0));
   const m = Math.floor(s / 60);
-  return m ? `${m} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
+  return m ? t('duration.min', { m, s: String(s % 60).padStart(2, '0') }) : t('duration.s', { s });
 }
 
 /** Conversation ids are long hex strings; people compare the first 8 characters. */
@@ -566,8 +275,8 @@ function renderDebrief() {
 }
 
 function renderQueue() {
-  $('q-waiting').textContent = queue.waiting ?? '–';
-  $('q-peers').textContent = queue.peers_on_shift ?? '–';
+  $('q-waiting').textContent = queue.waiting ?? t('value.none');
+  $('q-peers').textContent = queue.peers_on_shift ?? t('value.none');
 }
 
 function capacity() {
@@ -807,7 +516,7 @@ function resendPending() {
 }
 
 function fillCanned(select, convLang) {
-  select.replaceChildren(el('option', { value: '', text: '—' }));
+  select.replaceChildren(el('option', { value: '', text: t('canned.none') }));
   // The conversation's language first (the seeker's), else the console's.
   const first = convLang || i18n.lang;
   const order = first === 'fr' ? ['fr', 'en'] : ['en', 'fr'];
@@ -1129,7 +838,7 @@ function onOverview(frame) {
   if (!isSupervisor()) return;
   $('overview-empty').hidden = true;
   $('overview-body').hidden = false;
-  $('ov-waiting').textContent = String(frame.waiting ?? '–');
+  $('ov-waiting').textContent = String(frame.waiting ?? t('value.none'));
   const peers = $('ov-peers').querySelector('tbody');
   peers.replaceChildren();
   for (const p of Array.isArray(frame.peers) ? frame.peers : []) {
@@ -1137,14 +846,14 @@ function onOverview(frame) {
     peers.append(el('tr', {},
       el('th', { scope: 'row', text: `${p.display_name || ''} (${p.username || ''})` }),
       el('td', { text: state ? t(state) : String(p.state || '') }),
-      el('td', { text: `${p.active ?? 0} / ${p.capacity ?? '–'}` })));
+      el('td', { text: `${p.active ?? 0} / ${p.capacity ?? t('value.none')}` })));
   }
   const rows = $('ov-convs').querySelector('tbody');
   rows.replaceChildren();
   for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) {
     const id = String(c.conversation);
     const watch = el('button', { type: 'button', class: 'btn btn-quiet', text: t('sup.monitor') });
-    watch.setAttribute('aria-label', `${t('sup.monitor')} ${shortId(id)}`);
+    watch.setAttribute('aria-label', t('sup.monitor.one', { id: shortId(id) }));
     watch.addEventListener('click', () => askMonitor(id));
     const escalated = Array.isArray(c.escalated) && c.escalated.length > 0;
     rows.append(el('tr', { class: c.risk || escalated ? 'row-risk' : null },
@@ -1154,7 +863,7 @@ function onOverview(frame) {
       el('td', { text: c.peer ? String(c.peer) : t('sup.unassigned') }),
       el('td', { text: fmtDuration(c.waited_s) }),
       el('td', { text: c.risk ? t('sup.risk.yes') : t('sup.risk.no') }),
-      el('td', { text: (Array.isArray(c.escalated) ? c.escalated : []).map(reasonText).join(', ') || '–' }),
+      el('td', { text: (Array.isArray(c.escalated) ? c.escalated : []).map(reasonText).join(', ') || t('value.none') }),
       el('td', {}, watch)));
   }
 }
@@ -1213,7 +922,7 @@ setInterval(() => {
 function applyLanguage() {
   i18n.apply();
   const sw = $('lang-switch');
-  sw.textContent = i18n.lang === 'fr' ? 'English' : 'Français';
+  sw.textContent = t('lang.switch');
   sw.lang = i18n.lang === 'fr' ? 'en' : 'fr';
   if (profile) showApp();
   renderShift();

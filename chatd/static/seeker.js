@@ -6,132 +6,9 @@
 // a reload the page resumes with last_seq 0 and the server replays the conversation.
 
 import { $, I18n, Transcript, el, pickLang, session, telHref, uuid } from './common.js';
+import en from './i18n/seeker.en.js';
+import fr from './i18n/seeker.fr.js';
 import { ReconnectingSocket } from './socket.js';
-
-const STRINGS = {
-  en: {
-    title: 'Peer support chat',
-    skip: 'Skip to the message box',
-    exit: 'Quick exit',
-    'exit.hint': 'Leaves at once. Or press Esc three times.',
-    'crisis.lead': 'Crisis line, 24/7:',
-    'crisis.911': 'In danger now? Call 911.',
-    'notice.title': 'What is confidential, and what is not',
-    'notice.more': 'More details',
-    transcript: 'Conversation',
-    'composer.label': 'Your message',
-    'composer.hint': 'Enter sends. Shift+Enter starts a new line.',
-    send: 'Send',
-    leave: 'Leave the chat',
-    'leave.confirm': 'Yes, end the chat',
-    'after.title': 'This conversation has ended',
-    'survey.legend': 'Did this chat help? (optional)',
-    'survey.hint': '1 means not at all, 5 means a lot.',
-    'survey.send': 'Send rating',
-    'survey.thanks': 'Thank you. Your rating was sent.',
-    'survey.pick': 'Choose a number from 1 to 5 first.',
-    'forget.explain': 'You can delete every message of this conversation now, instead of waiting for the automatic deletion.',
-    forget: 'Delete this conversation',
-    'forget.confirm': 'Yes, delete it now',
-    'forget.ask': 'This deletes every message of this conversation for good. Delete it?',
-    'forget.done': 'The conversation was deleted.',
-    'forget.failed': 'The conversation could not be reached to delete it. Its messages will be deleted automatically.',
-    cancel: 'Cancel',
-    'resources.title': 'Other support',
-    'resources.line': 'Sexual Misconduct Support and Resource Centre, 24/7:',
-    'resources.988': 'Suicide Crisis Helpline, call or text, 24/7:',
-    'resources.911': 'In an emergency, call 911.',
-    newchat: 'Start a new conversation',
-    'who.seeker': 'You',
-    'who.peer': 'Peer supporter',
-    'who.system': 'Chat service',
-    'state.queued': 'Not sent yet',
-    'state.wire': 'Sent',
-    'state.delivered': 'Delivered',
-    'status.idle': 'Your chat starts when you send your first message.',
-    'status.connecting': 'Connecting…',
-    'status.waiting': 'You are number {position} in line. Peers on shift: {peers}.',
-    'status.waiting.next': 'You are next in line. Peers on shift: {peers}.',
-    'status.waiting.nopeer': 'You are in line, but no peer is on shift right now. You can stay, or call the crisis line.',
-    'status.active': 'You are chatting with {peer}.',
-    'status.ended': 'The conversation has ended.',
-    'status.forgotten': 'The conversation was deleted.',
-    offline: 'You are offline. Reconnecting… Your messages are kept and will be sent when the connection is back.',
-    reconnected: 'Connection restored.',
-    'typing.peer': 'The peer supporter is typing…',
-    'escalation.title': 'Important',
-    'escalation.call': 'Call {line}',
-    'ended.seeker': 'You ended the conversation.',
-    'ended.peer': 'The peer supporter ended the conversation.',
-    'ended.system': 'The conversation was closed by the service.',
-    'error.unknown_resume': 'Your earlier conversation has ended or expired. You can start a new one.',
-    'error.rate_limited': 'You are sending messages very fast. Please wait a moment.',
-    'error.too_large': 'That message is too long. Please split it into shorter messages.',
-    'error.generic': 'Something went wrong. Please try again.',
-    'title.new': '(new message) Peer support chat',
-  },
-  fr: {
-    title: 'Clavardage de soutien par les pairs',
-    skip: 'Aller à la zone de message',
-    exit: 'Sortie rapide',
-    'exit.hint': 'Quitte tout de suite. Ou appuyez trois fois sur Échap.',
-    'crisis.lead': 'Ligne de crise, 24 h sur 24, 7 jours sur 7 :',
-    'crisis.911': 'En danger maintenant? Composez le 911.',
-    'notice.title': 'Ce qui est confidentiel et ce qui ne l’est pas',
-    'notice.more': 'Plus de détails',
-    transcript: 'Conversation',
-    'composer.label': 'Votre message',
-    'composer.hint': 'Entrée envoie. Maj+Entrée ajoute une ligne.',
-    send: 'Envoyer',
-    leave: 'Quitter la conversation',
-    'leave.confirm': 'Oui, terminer la conversation',
-    'after.title': 'Cette conversation est terminée',
-    'survey.legend': 'Cette conversation vous a-t-elle aidé? (facultatif)',
-    'survey.hint': '1 veut dire pas du tout, 5 veut dire beaucoup.',
-    'survey.send': 'Envoyer la note',
-    'survey.thanks': 'Merci. Votre note a été envoyée.',
-    'survey.pick': 'Choisissez d’abord un chiffre de 1 à 5.',
-    'forget.explain': 'Vous pouvez supprimer dès maintenant tous les messages de cette conversation, sans attendre la suppression automatique.',
-    forget: 'Supprimer cette conversation',
-    'forget.confirm': 'Oui, la supprimer maintenant',
-    'forget.ask': 'Tous les messages de cette conversation seront supprimés pour de bon. La supprimer?',
-    'forget.done': 'La conversation a été supprimée.',
-    'forget.failed': 'La conversation n’a pas pu être jointe pour la supprimer. Ses messages seront supprimés automatiquement.',
-    cancel: 'Annuler',
-    'resources.title': 'Autres ressources',
-    'resources.line': 'Centre de soutien et de ressources sur l’inconduite sexuelle, 24 h sur 24 :',
-    'resources.988': 'Ligne d’aide en cas de crise de suicide, appel ou texto, 24 h sur 24 :',
-    'resources.911': 'En cas d’urgence, composez le 911.',
-    newchat: 'Commencer une nouvelle conversation',
-    'who.seeker': 'Vous',
-    'who.peer': 'Pair aidant',
-    'who.system': 'Service de clavardage',
-    'state.queued': 'Pas encore envoyé',
-    'state.wire': 'Envoyé',
-    'state.delivered': 'Reçu',
-    'status.idle': 'La conversation commence quand vous envoyez votre premier message.',
-    'status.connecting': 'Connexion…',
-    'status.waiting': 'Vous êtes au rang {position} dans la file. Pairs en service : {peers}.',
-    'status.waiting.next': 'Vous êtes le prochain dans la file. Pairs en service : {peers}.',
-    'status.waiting.nopeer': 'Vous êtes dans la file, mais aucun pair n’est en service pour le moment. Vous pouvez attendre ou appeler la ligne de crise.',
-    'status.active': 'Vous clavardez avec {peer}.',
-    'status.ended': 'La conversation est terminée.',
-    'status.forgotten': 'La conversation a été supprimée.',
-    offline: 'Vous êtes hors ligne. Reconnexion… Vos messages sont gardés et seront envoyés au retour de la connexion.',
-    reconnected: 'Connexion rétablie.',
-    'typing.peer': 'Le pair aidant écrit…',
-    'escalation.title': 'Important',
-    'escalation.call': 'Appeler le {line}',
-    'ended.seeker': 'Vous avez terminé la conversation.',
-    'ended.peer': 'Le pair aidant a terminé la conversation.',
-    'ended.system': 'La conversation a été fermée par le service.',
-    'error.unknown_resume': 'Votre conversation précédente est terminée ou a expiré. Vous pouvez en commencer une nouvelle.',
-    'error.rate_limited': 'Vous envoyez des messages très vite. Veuillez patienter un instant.',
-    'error.too_large': 'Ce message est trop long. Veuillez le diviser en messages plus courts.',
-    'error.generic': 'Un problème est survenu. Veuillez réessayer.',
-    'title.new': '(nouveau message) Clavardage de soutien par les pairs',
-  },
-};
 
 // Used until /api/public-config answers (and if it cannot be reached).
 const FALLBACK_EXIT_URL = 'https://www.google.com/search?q=weather';
@@ -141,7 +18,7 @@ const TYPING_SHOW_MS = 5000;
 const ESC_PRESSES = 3;
 const ESC_WINDOW_MS = 2000;
 
-const i18n = new I18n(STRINGS, pickLang(session.get(K.lang)));
+const i18n = new I18n({ en, fr }, pickLang(session.get(K.lang)));
 const t = (key, params) => i18n.t(key, params);
 
 const config = {
@@ -282,7 +159,7 @@ function applyLanguage() {
   i18n.apply();
   document.title = t('title');
   const sw = $('lang-switch');
-  sw.textContent = i18n.lang === 'fr' ? 'English' : 'Français';
+  sw.textContent = t('lang.switch');
   sw.lang = i18n.lang === 'fr' ? 'en' : 'fr';
   renderNotice();
   renderStatus();
