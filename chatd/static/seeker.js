@@ -4,27 +4,31 @@
 // and the own messages the server has not acknowledged yet (so a reload or a dropped
 // connection loses none). Quick exit clears all of it. The transcript is not stored: after
 // a reload the page resumes with last_seq 0 and the server replays the conversation.
+//
+// This module is the conversation itself; around it: seeker/quick-exit.js (loaded first, on
+// its own), seeker/notice.js (the notice before the first message), seeker/after.js (rating,
+// deleting, starting over), socket.js (reconnecting), i18n/seeker.*.js (the words).
 
 import { $, I18n, Transcript, el, pickLang, session, telHref, uuid } from './common.js';
 import en from './i18n/seeker.en.js';
 import fr from './i18n/seeker.fr.js';
+import { showForgetFailed, showForgotten, wireAfter } from './seeker/after.js';
+import { renderNotice } from './seeker/notice.js';
+import { onQuickExit, publicConfig } from './seeker/quick-exit.js';
 import { ReconnectingSocket } from './socket.js';
 
-// Used until /api/public-config answers (and if it cannot be reached).
-const FALLBACK_EXIT_URL = 'https://www.google.com/search?q=weather';
 const K = { token: 'chatd.resume', lang: 'chatd.lang', draft: 'chatd.draft', outbox: 'chatd.outbox' };
 const TYPING_SEND_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 5000;
-const ESC_PRESSES = 3;
-const ESC_WINDOW_MS = 2000;
 
 const i18n = new I18n({ en, fr }, pickLang(session.get(K.lang)));
 const t = (key, params) => i18n.t(key, params);
 
+// Used until /api/public-config answers (and if it cannot be reached); seeker/quick-exit.js
+// reads it, and keeps the quick-exit address.
 const config = {
   crisis_line: '1-844-750-1648',
   crisis_email: 'DND.SMRC-CIIS.MDN@forces.gc.ca',
-  exit_url: FALLBACK_EXIT_URL,
   notice_en: '',
   notice_fr: '',
 };
@@ -44,7 +48,6 @@ let statusFrame = null;
 let lastTypingSent = 0;
 let typingTimer = null;
 let controlQueue = [];
-const escPresses = [];
 
 // Ready once the server answered hello with `welcome`; unacknowledged messages go again then,
 // and after a refusal (socket.js).
@@ -52,55 +55,16 @@ const socket = new ReconnectingSocket('/ws/seeker', { hello: helloFrame, resend:
 socket.addEventListener('frame', (event) => handle(event.detail));
 socket.addEventListener('reconnecting', () => showOffline(true));
 
-// ---- quick exit: first, so it works even if anything below fails ----
-
-function quickExit() {
-  session.clear();
-  try {
-    // Ending the conversation tells the peer at once instead of after the grace time;
-    // the token is gone, so it could not be resumed anyway. send() does not block.
-    if (state === 'waiting' || state === 'active') socket.send({ type: 'end' });
-  } catch { /* leaving matters more */ }
-  // replace(): the chat does not stay in the back-button history.
-  location.replace(config.exit_url || FALLBACK_EXIT_URL);
-}
-
-$('quick-exit').addEventListener('click', quickExit);
-document.addEventListener('keydown', (event) => {
-  if (event.key !== 'Escape') return;
-  const now = Date.now();
-  escPresses.push(now);
-  while (escPresses.length && now - escPresses[0] > ESC_WINDOW_MS) escPresses.shift();
-  if (escPresses.length >= ESC_PRESSES) quickExit();
+onQuickExit(() => {
+  // Ending the conversation tells the peer at once instead of after the grace time;
+  // the token is gone, so it could not be resumed anyway. send() does not block.
+  if (state === 'waiting' || state === 'active') socket.send({ type: 'end' });
 });
 
 // ---- rendering ----
 
-// The notice is plain text from the configuration. A blank line starts a paragraph. A
-// paragraph of three dashes folds what follows under "More details", so that what matters
-// most (what is confidential and what is not) fits on a phone's first screen, with no part
-// of it hidden below the fold. A short lead ending in a colon ("Confidential:") is shown in
-// bold, so a reader scanning for it finds it.
-const NOTICE_FOLD = /^-{3,}$/;
-const NOTICE_LEAD = /^([^.!?:\n]{1,40}:)\s+/;
-
-function noticeParagraph(text) {
-  const lead = NOTICE_LEAD.exec(text);
-  if (!lead) return el('p', { text });
-  return el('p', {}, el('strong', { text: lead[1] }), ' ', text.slice(lead[0].length));
-}
-
-function renderNotice() {
-  const text = (i18n.lang === 'fr' ? config.notice_fr : config.notice_en) || '';
-  const box = $('notice-text');
-  const more = el('details', { class: 'notice-more' }, el('summary', { text: t('notice.more') }));
-  let into = box;
-  box.replaceChildren();
-  for (const para of text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean)) {
-    if (NOTICE_FOLD.test(para)) into = more;
-    else into.append(noticeParagraph(para));
-  }
-  if (more.childElementCount > 1) box.append(more);
+function showNotice() {
+  renderNotice($('notice-text'), i18n.lang === 'fr' ? config.notice_fr : config.notice_en, t('notice.more'));
 }
 
 function renderCrisis() {
@@ -161,7 +125,7 @@ function applyLanguage() {
   const sw = $('lang-switch');
   sw.textContent = t('lang.switch');
   sw.lang = i18n.lang === 'fr' ? 'en' : 'fr';
-  renderNotice();
+  showNotice();
   renderStatus();
   transcript.relabel();
   for (const box of document.querySelectorAll('.escalation')) box.querySelector('.esc-title').textContent = t('escalation.title');
@@ -278,11 +242,7 @@ function handle(frame) {
       escalationsShown.clear();
       session.set(K.token, null);
       session.set(K.outbox, null);
-      $('forget-status').textContent = t('forget.done');
-      $('forget').hidden = true;
-      $('forget-confirm').hidden = true;
-      $('forget-cancel').hidden = true;
-      $('survey').hidden = true;
+      showForgotten();
       setState('forgotten');
       disconnect();
       break;
@@ -303,7 +263,7 @@ function handleError(frame) {
     session.set(K.outbox, null);
     if (wasEnded || controlQueue.some((f) => f.type === 'forget')) {
       controlQueue = [];
-      $('forget-status').textContent = t('forget.failed');
+      showForgetFailed();
       return;
     }
     controlQueue = [];
@@ -417,41 +377,8 @@ function sendControl(frame) {
   if (session.get(K.token)) connect();
 }
 
-$('survey').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const picked = $('survey').querySelector('input[name="rating"]:checked');
-  if (!picked) {
-    $('survey-done').textContent = t('survey.pick');
-    return;
-  }
-  sendControl({ type: 'survey', rating: Number(picked.value) });
-  $('survey').hidden = true;
-  $('survey-done').textContent = t('survey.thanks');
-  $('survey-done').tabIndex = -1;
-  $('survey-done').focus();
-});
-
-$('forget').addEventListener('click', () => {
-  $('forget-status').textContent = t('forget.ask');
-  $('forget').hidden = true;
-  $('forget-confirm').hidden = false;
-  $('forget-cancel').hidden = false;
-  $('forget-confirm').focus();
-});
-$('forget-cancel').addEventListener('click', () => {
-  $('forget-status').textContent = '';
-  $('forget').hidden = false;
-  $('forget-confirm').hidden = true;
-  $('forget-cancel').hidden = true;
-  $('forget').focus();
-});
-$('forget-confirm').addEventListener('click', () => {
-  $('forget-confirm').hidden = true;
-  $('forget-cancel').hidden = true;
-  sendControl({ type: 'forget' });
-});
-
-$('new-chat').addEventListener('click', () => {
+/** Forget the ended conversation and show an empty chat window (seeker/after.js). */
+function startOver() {
   disconnect();
   session.set(K.token, null);
   session.set(K.outbox, null);
@@ -459,14 +386,12 @@ $('new-chat').addEventListener('click', () => {
   escalationsShown.clear();
   statusFrame = null;
   controlQueue = [];
-  for (const id of ['survey-done', 'forget-status']) $(id).textContent = '';
-  $('survey').reset();
-  $('survey').hidden = false;
-  $('forget').hidden = false;
   $('notice').open = true;
   setState('idle');
   $('composer-text').focus();
-});
+}
+
+wireAfter({ t, sendControl, startOver });
 
 $('lang-switch').addEventListener('click', () => {
   i18n.lang = i18n.lang === 'fr' ? 'en' : 'fr';
@@ -481,12 +406,9 @@ document.addEventListener('visibilitychange', () => {
 // ---- start ----
 
 async function loadConfig() {
-  try {
-    const res = await fetch('/api/public-config', { credentials: 'omit', cache: 'no-store' });
-    if (res.ok) Object.assign(config, await res.json());
-  } catch { /* the defaults above stay */ }
+  Object.assign(config, await publicConfig); // {} when it cannot be read: the defaults above stay
   renderCrisis();
-  renderNotice();
+  showNotice();
 }
 
 function start() {
