@@ -34,10 +34,6 @@ export function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-export function wsUrl(path) {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
-}
-
 /** sessionStorage that never throws (storage can be disabled or full). */
 export const session = {
   get(key) {
@@ -57,21 +53,6 @@ export const session = {
     try { sessionStorage.clear(); } catch { /* nothing stored anyway */ }
   },
 };
-
-/** Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped, so a poor connection is not hammered. */
-export class Backoff {
-  constructor(baseMs = 500, maxMs = 15000) {
-    this.baseMs = baseMs;
-    this.maxMs = maxMs;
-    this.attempt = 0;
-  }
-  next() {
-    const ceiling = Math.min(this.maxMs, this.baseMs * 2 ** this.attempt);
-    this.attempt += 1;
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-  reset() { this.attempt = 0; }
-}
 
 /** Pick the UI language: what the tab chose before, else the browser's language. */
 export function pickLang(stored) {

@@ -4,149 +4,31 @@
 // and the own messages the server has not acknowledged yet (so a reload or a dropped
 // connection loses none). Quick exit clears all of it. The transcript is not stored: after
 // a reload the page resumes with last_seq 0 and the server replays the conversation.
+//
+// This module is the conversation itself; around it: seeker/quick-exit.js (loaded first, on
+// its own), seeker/notice.js (the notice before the first message), seeker/after.js (rating,
+// deleting, starting over), socket.js (reconnecting), i18n/seeker.*.js (the words).
 
-import { $, Backoff, I18n, Transcript, el, pickLang, session, telHref, uuid, wsUrl } from './common.js';
+import { $, I18n, Transcript, el, pickLang, session, telHref, uuid } from './common.js';
+import en from './i18n/seeker.en.js';
+import fr from './i18n/seeker.fr.js';
+import { showForgetFailed, showForgotten, wireAfter } from './seeker/after.js';
+import { renderNotice } from './seeker/notice.js';
+import { onQuickExit, publicConfig } from './seeker/quick-exit.js';
+import { ReconnectingSocket } from './socket.js';
 
-const STRINGS = {
-  en: {
-    title: 'Peer support chat',
-    skip: 'Skip to the message box',
-    exit: 'Quick exit',
-    'exit.hint': 'Leaves at once. Or press Esc three times.',
-    'crisis.lead': 'Crisis line, 24/7:',
-    'crisis.911': 'In danger now? Call 911.',
-    'notice.title': 'What is confidential, and what is not',
-    'notice.more': 'More details',
-    transcript: 'Conversation',
-    'composer.label': 'Your message',
-    'composer.hint': 'Enter sends. Shift+Enter starts a new line.',
-    send: 'Send',
-    leave: 'Leave the chat',
-    'leave.confirm': 'Yes, end the chat',
-    'after.title': 'This conversation has ended',
-    'survey.legend': 'Did this chat help? (optional)',
-    'survey.hint': '1 means not at all, 5 means a lot.',
-    'survey.send': 'Send rating',
-    'survey.thanks': 'Thank you. Your rating was sent.',
-    'survey.pick': 'Choose a number from 1 to 5 first.',
-    'forget.explain': 'You can delete every message of this conversation now, instead of waiting for the automatic deletion.',
-    forget: 'Delete this conversation',
-    'forget.confirm': 'Yes, delete it now',
-    'forget.ask': 'This deletes every message of this conversation for good. Delete it?',
-    'forget.done': 'The conversation was deleted.',
-    'forget.failed': 'The conversation could not be reached to delete it. Its messages will be deleted automatically.',
-    cancel: 'Cancel',
-    'resources.title': 'Other support',
-    'resources.line': 'Sexual Misconduct Support and Resource Centre, 24/7:',
-    'resources.988': 'Suicide Crisis Helpline, call or text, 24/7:',
-    'resources.911': 'In an emergency, call 911.',
-    newchat: 'Start a new conversation',
-    'who.seeker': 'You',
-    'who.peer': 'Peer supporter',
-    'who.system': 'Chat service',
-    'state.queued': 'Not sent yet',
-    'state.wire': 'Sent',
-    'state.delivered': 'Delivered',
-    'status.idle': 'Your chat starts when you send your first message.',
-    'status.connecting': 'Connecting…',
-    'status.waiting': 'You are number {position} in line. Peers on shift: {peers}.',
-    'status.waiting.next': 'You are next in line. Peers on shift: {peers}.',
-    'status.waiting.nopeer': 'You are in line, but no peer is on shift right now. You can stay, or call the crisis line.',
-    'status.active': 'You are chatting with {peer}.',
-    'status.ended': 'The conversation has ended.',
-    'status.forgotten': 'The conversation was deleted.',
-    offline: 'You are offline. Reconnecting… Your messages are kept and will be sent when the connection is back.',
-    reconnected: 'Connection restored.',
-    'typing.peer': 'The peer supporter is typing…',
-    'escalation.title': 'Important',
-    'escalation.call': 'Call {line}',
-    'ended.seeker': 'You ended the conversation.',
-    'ended.peer': 'The peer supporter ended the conversation.',
-    'ended.system': 'The conversation was closed by the service.',
-    'error.unknown_resume': 'Your earlier conversation has ended or expired. You can start a new one.',
-    'error.rate_limited': 'You are sending messages very fast. Please wait a moment.',
-    'error.too_large': 'That message is too long. Please split it into shorter messages.',
-    'error.generic': 'Something went wrong. Please try again.',
-    'title.new': '(new message) Peer support chat',
-  },
-  fr: {
-    title: 'Clavardage de soutien par les pairs',
-    skip: 'Aller à la zone de message',
-    exit: 'Sortie rapide',
-    'exit.hint': 'Quitte tout de suite. Ou appuyez trois fois sur Échap.',
-    'crisis.lead': 'Ligne de crise, 24 h sur 24, 7 jours sur 7 :',
-    'crisis.911': 'En danger maintenant? Composez le 911.',
-    'notice.title': 'Ce qui est confidentiel et ce qui ne l’est pas',
-    'notice.more': 'Plus de détails',
-    transcript: 'Conversation',
-    'composer.label': 'Votre message',
-    'composer.hint': 'Entrée envoie. Maj+Entrée ajoute une ligne.',
-    send: 'Envoyer',
-    leave: 'Quitter la conversation',
-    'leave.confirm': 'Oui, terminer la conversation',
-    'after.title': 'Cette conversation est terminée',
-    'survey.legend': 'Cette conversation vous a-t-elle aidé? (facultatif)',
-    'survey.hint': '1 veut dire pas du tout, 5 veut dire beaucoup.',
-    'survey.send': 'Envoyer la note',
-    'survey.thanks': 'Merci. Votre note a été envoyée.',
-    'survey.pick': 'Choisissez d’abord un chiffre de 1 à 5.',
-    'forget.explain': 'Vous pouvez supprimer dès maintenant tous les messages de cette conversation, sans attendre la suppression automatique.',
-    forget: 'Supprimer cette conversation',
-    'forget.confirm': 'Oui, la supprimer maintenant',
-    'forget.ask': 'Tous les messages de cette conversation seront supprimés pour de bon. La supprimer?',
-    'forget.done': 'La conversation a été supprimée.',
-    'forget.failed': 'La conversation n’a pas pu être jointe pour la supprimer. Ses messages seront supprimés automatiquement.',
-    cancel: 'Annuler',
-    'resources.title': 'Autres ressources',
-    'resources.line': 'Centre de soutien et de ressources sur l’inconduite sexuelle, 24 h sur 24 :',
-    'resources.988': 'Ligne d’aide en cas de crise de suicide, appel ou texto, 24 h sur 24 :',
-    'resources.911': 'En cas d’urgence, composez le 911.',
-    newchat: 'Commencer une nouvelle conversation',
-    'who.seeker': 'Vous',
-    'who.peer': 'Pair aidant',
-    'who.system': 'Service de clavardage',
-    'state.queued': 'Pas encore envoyé',
-    'state.wire': 'Envoyé',
-    'state.delivered': 'Reçu',
-    'status.idle': 'La conversation commence quand vous envoyez votre premier message.',
-    'status.connecting': 'Connexion…',
-    'status.waiting': 'Vous êtes au rang {position} dans la file. Pairs en service : {peers}.',
-    'status.waiting.next': 'Vous êtes le prochain dans la file. Pairs en service : {peers}.',
-    'status.waiting.nopeer': 'Vous êtes dans la file, mais aucun pair n’est en service pour le moment. Vous pouvez attendre ou appeler la ligne de crise.',
-    'status.active': 'Vous clavardez avec {peer}.',
-    'status.ended': 'La conversation est terminée.',
-    'status.forgotten': 'La conversation a été supprimée.',
-    offline: 'Vous êtes hors ligne. Reconnexion… Vos messages sont gardés et seront envoyés au retour de la connexion.',
-    reconnected: 'Connexion rétablie.',
-    'typing.peer': 'Le pair aidant écrit…',
-    'escalation.title': 'Important',
-    'escalation.call': 'Appeler le {line}',
-    'ended.seeker': 'Vous avez terminé la conversation.',
-    'ended.peer': 'Le pair aidant a terminé la conversation.',
-    'ended.system': 'La conversation a été fermée par le service.',
-    'error.unknown_resume': 'Votre conversation précédente est terminée ou a expiré. Vous pouvez en commencer une nouvelle.',
-    'error.rate_limited': 'Vous envoyez des messages très vite. Veuillez patienter un instant.',
-    'error.too_large': 'Ce message est trop long. Veuillez le diviser en messages plus courts.',
-    'error.generic': 'Un problème est survenu. Veuillez réessayer.',
-    'title.new': '(nouveau message) Clavardage de soutien par les pairs',
-  },
-};
-
-// Used until /api/public-config answers (and if it cannot be reached).
-const FALLBACK_EXIT_URL = 'https://www.google.com/search?q=weather';
 const K = { token: 'chatd.resume', lang: 'chatd.lang', draft: 'chatd.draft', outbox: 'chatd.outbox' };
 const TYPING_SEND_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 5000;
-const ESC_PRESSES = 3;
-const ESC_WINDOW_MS = 2000;
 
-const i18n = new I18n(STRINGS, pickLang(session.get(K.lang)));
+const i18n = new I18n({ en, fr }, pickLang(session.get(K.lang)));
 const t = (key, params) => i18n.t(key, params);
 
+// Used until /api/public-config answers (and if it cannot be reached); seeker/quick-exit.js
+// reads it, and keeps the quick-exit address.
 const config = {
   crisis_line: '1-844-750-1648',
   crisis_email: 'DND.SMRC-CIIS.MDN@forces.gc.ca',
-  exit_url: FALLBACK_EXIT_URL,
   notice_en: '',
   notice_fr: '',
 };
@@ -163,65 +45,26 @@ const transcript = new Transcript($('transcript'), {
 // can be offline for a while and resume.
 let state = 'idle';
 let statusFrame = null;
-let ws = null;
-let welcomed = false;
-let wantSocket = false;
-let reconnectTimer = null;
 let lastTypingSent = 0;
 let typingTimer = null;
 let controlQueue = [];
-const backoff = new Backoff();
-const escPresses = [];
 
-// ---- quick exit: first, so it works even if anything below fails ----
+// Ready once the server answered hello with `welcome`; unacknowledged messages go again then,
+// and after a refusal (socket.js).
+const socket = new ReconnectingSocket('/ws/seeker', { hello: helloFrame, resend: flushOutbox });
+socket.addEventListener('frame', (event) => handle(event.detail));
+socket.addEventListener('reconnecting', () => showOffline(true));
 
-function quickExit() {
-  session.clear();
-  try {
-    // Ending the conversation tells the peer at once instead of after the grace time;
-    // the token is gone, so it could not be resumed anyway. send() does not block.
-    if (ws && welcomed && (state === 'waiting' || state === 'active')) ws.send(JSON.stringify({ type: 'end' }));
-  } catch { /* leaving matters more */ }
-  // replace(): the chat does not stay in the back-button history.
-  location.replace(config.exit_url || FALLBACK_EXIT_URL);
-}
-
-$('quick-exit').addEventListener('click', quickExit);
-document.addEventListener('keydown', (event) => {
-  if (event.key !== 'Escape') return;
-  const now = Date.now();
-  escPresses.push(now);
-  while (escPresses.length && now - escPresses[0] > ESC_WINDOW_MS) escPresses.shift();
-  if (escPresses.length >= ESC_PRESSES) quickExit();
+onQuickExit(() => {
+  // Ending the conversation tells the peer at once instead of after the grace time;
+  // the token is gone, so it could not be resumed anyway. send() does not block.
+  if (state === 'waiting' || state === 'active') socket.send({ type: 'end' });
 });
 
 // ---- rendering ----
 
-// The notice is plain text from the configuration. A blank line starts a paragraph. A
-// paragraph of three dashes folds what follows under "More details", so that what matters
-// most (what is confidential and what is not) fits on a phone's first screen, with no part
-// of it hidden below the fold. A short lead ending in a colon ("Confidential:") is shown in
-// bold, so a reader scanning for it finds it.
-const NOTICE_FOLD = /^-{3,}$/;
-const NOTICE_LEAD = /^([^.!?:\n]{1,40}:)\s+/;
-
-function noticeParagraph(text) {
-  const lead = NOTICE_LEAD.exec(text);
-  if (!lead) return el('p', { text });
-  return el('p', {}, el('strong', { text: lead[1] }), ' ', text.slice(lead[0].length));
-}
-
-function renderNotice() {
-  const text = (i18n.lang === 'fr' ? config.notice_fr : config.notice_en) || '';
-  const box = $('notice-text');
-  const more = el('details', { class: 'notice-more' }, el('summary', { text: t('notice.more') }));
-  let into = box;
-  box.replaceChildren();
-  for (const para of text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean)) {
-    if (NOTICE_FOLD.test(para)) into = more;
-    else into.append(noticeParagraph(para));
-  }
-  if (more.childElementCount > 1) box.append(more);
+function showNotice() {
+  renderNotice($('notice-text'), i18n.lang === 'fr' ? config.notice_fr : config.notice_en, t('notice.more'));
 }
 
 function renderCrisis() {
@@ -237,7 +80,7 @@ function renderCrisis() {
 
 function renderStatus() {
   let text = '';
-  if (state === 'idle') text = wantSocket ? t('status.connecting') : t('status.idle');
+  if (state === 'idle') text = socket.wanted ? t('status.connecting') : t('status.idle');
   else if (state === 'waiting' && statusFrame && statusFrame.state === 'waiting') {
     const peers = Number(statusFrame.peers_on_shift) || 0;
     const position = Number(statusFrame.position) || 0;
@@ -280,9 +123,9 @@ function applyLanguage() {
   i18n.apply();
   document.title = t('title');
   const sw = $('lang-switch');
-  sw.textContent = i18n.lang === 'fr' ? 'English' : 'Français';
+  sw.textContent = t('lang.switch');
   sw.lang = i18n.lang === 'fr' ? 'en' : 'fr';
-  renderNotice();
+  showNotice();
   renderStatus();
   transcript.relabel();
   for (const box of document.querySelectorAll('.escalation')) box.querySelector('.esc-title').textContent = t('escalation.title');
@@ -305,88 +148,29 @@ function setState(next) {
 // ---- socket ----
 
 function send(frame) {
-  if (ws && welcomed && ws.readyState === WebSocket.OPEN) {
-    ws.send(JSON.stringify(frame));
-    return true;
-  }
-  return false;
+  return socket.send(frame);
+}
+
+/** The first frame of every socket: a new conversation, or the resume of this one. */
+function helloFrame() {
+  const token = session.get(K.token);
+  // After the last seq with no gap below it: a frame lost with the old socket is replayed.
+  return token
+    ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
+    : { type: 'hello', lang: i18n.lang };
 }
 
 function connect() {
-  wantSocket = true;
-  if (ws) return;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  renderStatus();
-  const sock = new WebSocket(wsUrl('/ws/seeker'));
-  ws = sock;
-  welcomed = false;
-  sock.addEventListener('open', () => {
-    const token = session.get(K.token);
-    // After the last seq with no gap below it: a frame lost with the old socket is replayed.
-    const hello = token
-      ? { type: 'hello', resume: token, last_seq: transcript.seen.contiguous }
-      : { type: 'hello', lang: i18n.lang };
-    sock.send(JSON.stringify(hello));
-  });
-  sock.addEventListener('message', (event) => {
-    if (ws !== sock) return;
-    let frame;
-    try { frame = JSON.parse(event.data); } catch { return; }
-    if (frame && typeof frame.type === 'string') handle(frame);
-  });
-  sock.addEventListener('close', () => {
-    if (ws !== sock) return;
-    ws = null;
-    welcomed = false;
-    if (wantSocket) {
-      showOffline(true);
-      scheduleReconnect();
-    }
-  });
-}
-
-function scheduleReconnect() {
-  clearTimeout(reconnectTimer);
-  reconnectTimer = setTimeout(() => { reconnectTimer = null; if (wantSocket) connect(); }, backoff.next());
+  socket.connect();
+  renderStatus(); // idle turns to "connecting"
 }
 
 function disconnect() {
-  wantSocket = false;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  const sock = ws;
-  ws = null;
-  welcomed = false;
-  if (sock) sock.close(1000);
+  socket.disconnect();
   showOffline(false);
 }
 
-// The browser knows before the socket does that the network went away: drop the socket
-// at once (a half-dead one can swallow frames) and reconnect as soon as it is back.
-window.addEventListener('offline', () => {
-  if (!wantSocket) return;
-  const sock = ws;
-  ws = null;
-  welcomed = false;
-  if (sock) sock.close();
-  showOffline(true);
-  scheduleReconnect();
-});
-window.addEventListener('online', () => {
-  if (!wantSocket) return;
-  // An attempt made while offline may still be pending; a fresh one is faster than its timeout.
-  if (ws && ws.readyState !== WebSocket.OPEN) {
-    const stale = ws;
-    ws = null;
-    stale.close();
-  }
-  if (!ws) {
-    backoff.reset();
-    connect();
-  }
-});
-
+/** Own messages not acknowledged yet (same client_id: stored once), then queued control frames. */
 function flushOutbox() {
   for (const item of transcript.pending()) {
     if (send({ type: 'message', client_id: item.clientId, text: item.text })) transcript.markSent(item.clientId);
@@ -394,18 +178,6 @@ function flushOutbox() {
   const queued = controlQueue;
   controlQueue = [];
   for (const frame of queued) send(frame);
-}
-
-let resendTimer = null;
-let resendDelayMs = 1000;
-
-function scheduleResend() {
-  if (resendTimer !== null) return;
-  resendTimer = setTimeout(() => {
-    resendTimer = null;
-    if (welcomed && transcript.pending().length) flushOutbox();
-  }, resendDelayMs);
-  resendDelayMs = Math.min(resendDelayMs * 2, 16000);
 }
 
 function saveOutbox() {
@@ -416,21 +188,18 @@ function saveOutbox() {
 function handle(frame) {
   switch (frame.type) {
     case 'welcome': {
-      welcomed = true;
-      backoff.reset();
       if (frame.resume) session.set(K.token, frame.resume);
       if (frame.crisis_line) config.crisis_line = frame.crisis_line;
       if (frame.crisis_email) config.crisis_email = frame.crisis_email;
       renderCrisis();
       showOffline(false);
       if (state === 'idle') setState('waiting');
-      flushOutbox();
+      socket.markReady(); // sends what is pending: flushOutbox()
       break;
     }
     case 'ack':
       transcript.ack(frame.client_id, Number(frame.seq));
       saveOutbox();
-      resendDelayMs = 1000; // accepted again: the next refusal starts the pause over
       break;
     case 'message': {
       const li = transcript.addMessage(frame);
@@ -473,11 +242,7 @@ function handle(frame) {
       escalationsShown.clear();
       session.set(K.token, null);
       session.set(K.outbox, null);
-      $('forget-status').textContent = t('forget.done');
-      $('forget').hidden = true;
-      $('forget-confirm').hidden = true;
-      $('forget-cancel').hidden = true;
-      $('survey').hidden = true;
+      showForgotten();
       setState('forgotten');
       disconnect();
       break;
@@ -498,7 +263,7 @@ function handleError(frame) {
     session.set(K.outbox, null);
     if (wasEnded || controlQueue.some((f) => f.type === 'forget')) {
       controlQueue = [];
-      $('forget-status').textContent = t('forget.failed');
+      showForgetFailed();
       return;
     }
     controlQueue = [];
@@ -515,10 +280,9 @@ function handleError(frame) {
     flash(t('error.unknown_resume'));
     $('composer-text').focus();
   } else if (frame.code === 'rate_limited' || frame.code === 'unavailable') {
-    // The message was refused, not lost: it is still pending, and goes again (same client_id,
-    // stored once) after a pause that grows while refusals go on.
+    // The message was refused, not lost: it is still pending, and socket.js sends it again
+    // (same client_id, stored once) after a pause that grows while refusals go on.
     if (frame.code === 'rate_limited') flash(t('error.rate_limited'));
-    scheduleResend();
   } else if (frame.code === 'too_large') {
     flash(t('error.too_large'));
   } else {
@@ -613,41 +377,8 @@ function sendControl(frame) {
   if (session.get(K.token)) connect();
 }
 
-$('survey').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const picked = $('survey').querySelector('input[name="rating"]:checked');
-  if (!picked) {
-    $('survey-done').textContent = t('survey.pick');
-    return;
-  }
-  sendControl({ type: 'survey', rating: Number(picked.value) });
-  $('survey').hidden = true;
-  $('survey-done').textContent = t('survey.thanks');
-  $('survey-done').tabIndex = -1;
-  $('survey-done').focus();
-});
-
-$('forget').addEventListener('click', () => {
-  $('forget-status').textContent = t('forget.ask');
-  $('forget').hidden = true;
-  $('forget-confirm').hidden = false;
-  $('forget-cancel').hidden = false;
-  $('forget-confirm').focus();
-});
-$('forget-cancel').addEventListener('click', () => {
-  $('forget-status').textContent = '';
-  $('forget').hidden = false;
-  $('forget-confirm').hidden = true;
-  $('forget-cancel').hidden = true;
-  $('forget').focus();
-});
-$('forget-confirm').addEventListener('click', () => {
-  $('forget-confirm').hidden = true;
-  $('forget-cancel').hidden = true;
-  sendControl({ type: 'forget' });
-});
-
-$('new-chat').addEventListener('click', () => {
+/** Forget the ended conversation and show an empty chat window (seeker/after.js). */
+function startOver() {
   disconnect();
   session.set(K.token, null);
   session.set(K.outbox, null);
@@ -655,14 +386,12 @@ $('new-chat').addEventListener('click', () => {
   escalationsShown.clear();
   statusFrame = null;
   controlQueue = [];
-  for (const id of ['survey-done', 'forget-status']) $(id).textContent = '';
-  $('survey').reset();
-  $('survey').hidden = false;
-  $('forget').hidden = false;
   $('notice').open = true;
   setState('idle');
   $('composer-text').focus();
-});
+}
+
+wireAfter({ t, sendControl, startOver });
 
 $('lang-switch').addEventListener('click', () => {
   i18n.lang = i18n.lang === 'fr' ? 'en' : 'fr';
@@ -677,12 +406,9 @@ document.addEventListener('visibilitychange', () => {
 // ---- start ----
 
 async function loadConfig() {
-  try {
-    const res = await fetch('/api/public-config', { credentials: 'omit', cache: 'no-store' });
-    if (res.ok) Object.assign(config, await res.json());
-  } catch { /* the defaults above stay */ }
+  Object.assign(config, await publicConfig); // {} when it cannot be read: the defaults above stay
   renderCrisis();
-  renderNotice();
+  showNotice();
 }
 
 function start() {

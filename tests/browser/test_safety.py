@@ -102,6 +102,18 @@ def test_pages_are_served_with_the_security_headers(server: ChatdServer) -> None
     assert "30 days" in config["notice_en"]
 
 
+def test_every_module_is_served_as_javascript_with_the_static_headers(server: ChatdServer) -> None:
+    """The pages are ES modules in several folders: a browser runs a module only when it comes
+    with a JavaScript MIME type (nosniff forbids guessing), and each must be revalidated."""
+    for path in sorted(STATIC.rglob("*.js")):
+        url = f"{server.url}/static/{path.relative_to(STATIC).as_posix()}"
+        status, headers, _ = _get(url)
+        assert status == 200, url
+        assert headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript"), url
+        assert headers["x-content-type-options"] == "nosniff", url
+        assert headers["cache-control"] == "no-cache", url
+
+
 class TestOperatorConfiguration:
     @pytest.fixture
     def server_env(self) -> dict[str, str]:
@@ -148,7 +160,7 @@ def test_html_has_no_inline_script_style_or_handler(name: str) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", html), f"third-party reference in {name}"
 
 
-@pytest.mark.parametrize("name", ["seeker.js", "console.js", "common.js"])
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(STATIC)) for p in STATIC.rglob("*.js")))
 def test_scripts_never_write_markup(name: str) -> None:
     js = (STATIC / name).read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):

@@ -81,6 +81,21 @@ def test_quick_exit_replaces_the_page_and_clears_the_tab(new_page: Any, how: str
     expect(seeker.locator("#status")).to_have_text("Your chat starts when you send your first message.")
 
 
+def test_quick_exit_works_even_if_the_chat_fails_to_load(new_page: Any) -> None:
+    """Quick exit is a module of its own, loaded apart from the chat's: when a module of the
+    chat does not load (a flaky connection, a half-finished deploy), quick exit still works."""
+    seeker = new_page(NEUTRAL_START_URL, name="seeker")
+    seeker.route("**/static/socket.js", lambda route: route.fulfill(status=404, body=""))
+    seeker.goto("/")
+    chat_url = seeker.url
+    expect(seeker.locator("#status")).to_have_text("")  # the chat did not start
+    seeker.evaluate("() => sessionStorage.setItem('chatd.draft', 'a private draft')")
+    seeker.click("#quick-exit")
+    seeker.wait_for_url(EXIT_URL)
+    seeker.goto(chat_url)
+    assert seeker.evaluate("() => sessionStorage.length") == 0
+
+
 def test_one_or_two_escapes_do_not_exit(new_page: Any) -> None:
     seeker = new_page("/", name="seeker")
     seeker.locator("body").press("Escape")
