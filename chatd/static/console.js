@@ -16,7 +16,7 @@ import { $, session } from './common.js';
 import { resumeSession, showApp, signedOut } from './console/account.js';
 import {
   markSelectedRead, onAck, onAssigned, onDelivery, onEnded, onEscalation, onMessage, onNote, onTyping,
-  relabelConvs, removeConv,
+  relabelConvs, removeConv, resendPending,
 } from './console/conversations.js';
 import { onOffer, onOfferGone, removeOffer, tickOffers } from './console/offers.js';
 import { loadCanned } from './console/panel.js';
@@ -27,6 +27,9 @@ import {
 } from './console/supervision.js';
 
 // ---- socket ----
+
+// A message refused with `unavailable` or `rate_limited` is sent again, as the chat window does.
+socket.resend = resendPending;
 
 socket.addEventListener('frame', (event) => handle(event.detail));
 socket.addEventListener('ready', () => {

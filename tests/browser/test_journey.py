@@ -249,3 +249,42 @@ def test_escalation_stands_out_and_the_debrief_pause_can_be_ended_early(new_page
     peer.click("#debrief-end")
     expect(peer.locator("#debrief")).to_be_hidden()
     expect(peer.locator("#shift-state")).to_have_attribute("data-state", "on")
+
+
+def test_the_console_sends_again_a_message_the_server_refused(new_page: Any) -> None:
+    """A peer's message answered `unavailable` (Redis briefly away: nothing acknowledged) is sent
+    again with the same client_id after a pause, as the chat window does; the seeker gets it once."""
+    refused: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+    text = "a reply refused once"
+
+    def route(page_side: Any) -> None:
+        server_side = page_side.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "message" and frame.get("text") == text:
+                sent.append(frame)
+                if not refused:  # the first attempt: answered as a server whose Redis is away
+                    refused.append(frame)
+                    page_side.send(json.dumps({"type": "error", "code": "unavailable",
+                                               "message": "briefly unavailable: nothing was acknowledged"}))
+                    return
+            server_side.send(message)
+
+        page_side.on_message(from_page)
+        server_side.on_message(lambda message: page_side.send(message))
+
+    peer = new_page("/console", name="peer", goto=False)
+    peer.route_web_socket(re.compile(r"/ws/peer$"), route)
+    peer.goto("/console")
+    seeker = new_page("/", name="seeker")
+    login(peer, PEER)
+    start_shift(peer)
+    seeker_send(seeker, "hello")
+    panel = accept_offer(peer)
+    panel.locator(".composer-text").fill(text)
+    panel.locator(".composer-text").press("Enter")
+    expect(seeker.locator("li.msg-peer").filter(has_text=text)).to_have_count(1)
+    assert len(sent) == 2 and sent[0]["client_id"] == sent[1]["client_id"], sent
+    expect(panel.locator("li.msg-own").filter(has_text=text).locator(".msg-state")).to_have_text("Delivered")

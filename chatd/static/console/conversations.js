@@ -203,8 +203,10 @@ export function applyConvFrame(conv, frame) {
   }
 }
 
-function resendPending() {
-  // After a reconnect: the server deduplicates by client_id, so re-sending is safe.
+/** Send again every message the server has not acknowledged: after a reconnect, and after a
+ * refusal (`unavailable`, `rate_limited`: socket.js waits 1 s, 2, 4 … 16 s). The server stores a
+ * client_id once, so re-sending a message that was in fact stored is safe. */
+export function resendPending() {
   for (const conv of convs.values()) {
     if (conv.kind !== 'assigned' || conv.ended) continue;
     for (const item of conv.transcript.pending()) {

@@ -15,7 +15,8 @@ export const i18n = new I18n({ en, fr }, pickLang(session.get(K.lang)));
 export const t = (key, params) => i18n.t(key, params);
 
 // Ready at open (the peer socket has no hello); a 4401 close or a refused handshake ends the
-// session (socket.js). console.js gives it its listeners.
+// session (socket.js). console.js gives it its listeners, and its `resend` (the pending messages
+// of conversations.js, which imports this module).
 export const socket = new ReconnectingSocket('/ws/peer', { session: true });
 
 /** Send a frame now; false (nothing sent) while the socket is not open. */
