@@ -56,7 +56,9 @@ class PeerConnection(Connection):
         log.info("peer.connected", peer=self.user)
 
     async def _send_state(self) -> None:
-        """shift, then assigned (with history) for each active conversation, then pending offers."""
+        """shift, then assigned (with history) for each active conversation, then pending offers,
+        the queue, and ``synced`` naming the conversations that are still this peer's: a console
+        that was away learns which of its open ones ended or went to another peer meanwhile."""
         engine = self.services.engine
         shift = await engine.shift_frame(self.user)
         self.shift_state = ShiftState(parse_json(shift).get("state", ShiftState.OFF))
@@ -76,6 +78,7 @@ class PeerConnection(Connection):
         waiting, on = await engine.queue_counts()
         self.last_queue = (waiting, on)
         self.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
+        self.send(wire.frame("synced", conversations=convs))
 
     def _mark_history(self, conv: str, frame: str) -> dict[str, Any]:
         """Mark an assigned/monitoring frame's history as seen; returns the parsed frame."""

@@ -516,3 +516,20 @@ async def test_offer_gone_names_the_offer(harness: Harness) -> None:
     await alice.send(type="accept", offer="f" * 32)
     err = await alice.next("error")
     assert err["code"] == "offer_gone" and err["offer"] == "f" * 32
+
+
+async def test_a_reconnecting_console_is_told_which_conversations_are_still_its(harness: Harness) -> None:
+    """After the state on connect, `synced` names the peer's conversations now: one that ended
+    while the console was away is not among them."""
+    await harness.start()
+    await harness.add_peer("alice")
+    alice = await harness.peer("alice", capacity=2)
+    assert (await alice.next("synced"))["conversations"] == []
+    seeker1, conv1 = await _assigned(harness, alice)
+    _, conv2 = await _assigned(harness, alice)
+    await alice.close()
+    await seeker1.send(type="end")
+    await seeker1.next("ended")
+    again = await harness.peer("alice")
+    assert (await again.next("synced"))["conversations"] == [conv2]
+    assert conv1 != conv2

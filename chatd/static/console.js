@@ -16,7 +16,7 @@ import { $, session } from './common.js';
 import { resumeSession, showApp, signedOut } from './console/account.js';
 import {
   markSelectedRead, onAck, onAssigned, onDelivery, onEnded, onEscalation, onMessage, onNote, onTyping,
-  relabelConvs, removeConv, resendPending,
+  onSynced, relabelConvs, removeConv, resendPending,
 } from './console/conversations.js';
 import { onOffer, onOfferGone, removeOffer, tickOffers } from './console/offers.js';
 import { loadCanned } from './console/panel.js';
@@ -64,6 +64,7 @@ function handle(frame) {
     case 'ack': onAck(frame); break;
     case 'typing': onTyping(frame); break;
     case 'ended': onEnded(frame); break;
+    case 'synced': onSynced(frame); break;
     case 'delivery': onDelivery(frame); break;
     case 'note': onNote(frame); break;
     case 'escalation': onEscalation(frame); break;

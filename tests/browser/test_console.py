@@ -398,3 +398,24 @@ def test_a_peer_s_notes_and_whispers_show_once_after_a_reconnect(new_page: Any) 
     expect(panel.locator(".note")).to_have_count(3)
     for text in ("Own note.", "First whisper.", "Whisper while away."):
         expect(panel.locator(".note").filter(has_text=text)).to_have_count(1)
+
+
+def test_a_conversation_that_ended_while_the_console_was_away_stops_looking_live(new_page: Any) -> None:
+    """The seeker leaves while the peer's console is offline: its `ended` went to a socket that
+    was gone. After the reconnect the server names the conversations still the peer's, and the
+    tab says this one ended instead of letting the peer write into it."""
+    pat = new_page("/console", name="pat")
+    seeker = new_page("/", name="seeker")
+    login(pat, PEER)
+    start_shift(pat)
+    _seeker_send_stored(seeker, "hello")
+    panel = accept_offer(pat)
+    pat.context.set_offline(True)
+    expect(pat.locator("#conn")).to_be_visible()
+    seeker.click("#leave")
+    seeker.click("#leave-confirm")
+    expect(seeker.locator("#status")).to_contain_text("ended")
+    pat.context.set_offline(False)
+    expect(pat.locator("#conn")).to_be_hidden(timeout=30_000)
+    expect(pat.locator(".tab").first).to_contain_text("(ended)")
+    expect(panel.locator("li.event").filter(has_text="While you were away")).to_have_count(1)

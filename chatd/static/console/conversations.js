@@ -273,6 +273,22 @@ export function onEnded(frame) {
   if (selected !== conv.id) announce(t(`ended.${by}`));
 }
 
+/** After a (re)connect the server names the conversations still assigned to this peer: an open
+ * one it does not name ended, or went back to the queue, while the console was away (its
+ * `ended` frame went to a socket that was gone). It stops looking live. */
+export function onSynced(frame) {
+  const still = new Set(Array.isArray(frame.conversations) ? frame.conversations.map(String) : []);
+  for (const conv of convs.values()) {
+    if (conv.kind !== 'assigned' || conv.ended || still.has(conv.id)) continue;
+    conv.ended = true;
+    hideTyping(conv);
+    conv.transcript.addItem(el('li', { class: 'event', text: t('ended.away') }));
+    setPanelEnded(conv, true);
+    renderTab(conv);
+    announce(t('ended.away'));
+  }
+}
+
 /**
  * Show a note or whisper unless it is shown already; returns its author's name, or null for a
  * repeat. Notes have no seq, and the same one can come twice: a supervisor's whisper is sent

@@ -91,6 +91,7 @@ export default {
   'ended.seeker': 'The seeker ended the conversation.',
   'ended.peer': 'The conversation was ended by a peer.',
   'ended.system': 'The conversation was closed by the service.',
+  'ended.away': 'While you were away, this conversation ended or went to another peer.',
   'who.seeker': 'Seeker',
   'who.peer': 'Peer',
   'who.system': 'System',

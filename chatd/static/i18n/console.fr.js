@@ -91,6 +91,7 @@ export default {
   'ended.seeker': 'La personne a terminé la conversation.',
   'ended.peer': 'La conversation a été terminée par un pair.',
   'ended.system': 'La conversation a été fermée par le service.',
+  'ended.away': 'Pendant votre absence, cette conversation a pris fin ou a été confiée à une autre personne pair aidante.',
   'who.seeker': 'Personne',
   'who.peer': 'Pair',
   'who.system': 'Système',
