@@ -15,6 +15,7 @@ from typing import Any
 from chatd import wire
 from chatd.services import Services
 from config.logging import get_logger
+from routing import envelope
 
 log = get_logger(__name__)
 TICK_S = 1.0
@@ -44,7 +45,7 @@ class AlertListener:
         self.services = services
 
     def deliver(self, channel: str, data: str) -> None:
-        frame = data.split("\t", 2)[2]
+        frame = envelope.unpack(data).frame
         for sup in self.services.supervisors():
             sup.alert(frame)
 

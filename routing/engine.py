@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from records.keyspace import Keys
-from routing import texts
+from routing import envelope, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -263,11 +263,11 @@ class Engine:
         info = await self.info(conv)
         if info is not None and info.state == ConvState.ACTIVE and info.peer:
             frame = json.dumps({"type": "typing", "conversation": conv}, ensure_ascii=False)
-            await self.redis.publish(self.keys.ch_peer(info.peer), f"0\t{conv}\t{frame}")
+            await self.redis.publish(self.keys.ch_peer(info.peer), envelope.pack(0, conv, frame))
 
     async def peer_typing(self, conv: str) -> None:
         """The peer is typing: tell the seeker's sockets (the caller checked the assignment)."""
-        await self.redis.publish(self.keys.ch_seeker(conv), f"0\t{conv}\t" + json.dumps({"type": "typing"}))
+        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, json.dumps({"type": "typing"})))
 
     async def add_note(self, conv: str, author: str, text: str, *, whisper: bool, to_peer: str,
                        copy_to: str = "") -> None:
@@ -281,14 +281,14 @@ class Engine:
         stored = json.dumps({"from": author, "text": text, "at": at, "whisper": whisper}, ensure_ascii=False)
         frame = json.dumps({"type": "note", "conversation": conv, "from": author, "text": text, "at": at,
                             "whisper": whisper}, ensure_ascii=False)
-        envelope = f"0\t{conv}\t{frame}"
+        env = envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self.keys.notes(conv), stored)
             pipe.ltrim(self.keys.notes(conv), -MAX_NOTES, -1)
-            pipe.publish(self.keys.ch_peer(to_peer), envelope)
-            pipe.publish(self.keys.ch_monitor(conv), envelope)
+            pipe.publish(self.keys.ch_peer(to_peer), env)
+            pipe.publish(self.keys.ch_monitor(conv), env)
             if copy_to and copy_to != to_peer:
-                pipe.publish(self.keys.ch_peer(copy_to), envelope)
+                pipe.publish(self.keys.ch_peer(copy_to), env)
             await pipe.execute()
 
     # --- offers ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from config.settings import Settings
 from config.textrules import is_blank
 from records import Records
 from records.keyspace import Keys
+from routing import envelope
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
@@ -377,11 +378,11 @@ class SmsBridge:
         peer = await self.redis.hget(self.keys.conv(conv), "peer")
         frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
                             **({"code": code} if code else {})})
-        k = self.keys
+        k, env = self.keys, envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=False) as pipe:
             if peer:
-                pipe.publish(k.ch_peer(peer.decode() if isinstance(peer, bytes) else peer), f"0\t{conv}\t{frame}")
-            pipe.publish(k.ch_monitor(conv), f"0\t{conv}\t{frame}")
+                pipe.publish(k.ch_peer(peer.decode() if isinstance(peer, bytes) else peer), env)
+            pipe.publish(k.ch_monitor(conv), env)
             await pipe.execute()
 
     async def delivery_frames(self, conv: str, seqs: list[int]) -> list[str]:
@@ -433,8 +434,9 @@ class SmsBridge:
             log.warning("sms.event_dropped", error=type(exc).__name__)
 
     async def on_event(self, raw: str) -> None:
-        conv, _, frame_text = raw.partition("\t")
-        frame: dict[str, Any] = json.loads(frame_text)
+        event = envelope.unpack_event(raw)
+        conv = event.conv
+        frame: dict[str, Any] = json.loads(event.frame)
         kind = frame.get("type")
         k = self.keys
         h = await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"])
