@@ -140,7 +140,7 @@ async def _kick_user(settings: Settings, username: str) -> None:
     url = settings.redis_url or running_url(settings.data_dir)
     if url is None:
         return
-    redis = Redis.from_url(url, socket_connect_timeout=2)
+    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
     try:
         keys = Keys(settings.key_prefix)
         await Sessions(redis, keys, settings.secret_key, settings.session_ttl_s).delete_all(username)
