@@ -63,9 +63,14 @@ REDIS_POOL_WAIT_S = 10.0
 def connect_redis(url: str) -> Redis:
     """A client whose pool waits for a free connection (up to REDIS_POOL_WAIT_S) instead of
     failing at once: under load redis-py's default pool raised MaxConnectionsError, which
-    turned a busy moment into refused messages, 500s to Twilio and half-done cleanups."""
+    turned a busy moment into refused messages, 500s to Twilio and half-done cleanups.
+
+    Replies are decoded (UTF-8 ``str``): everything chatd keeps in Redis is text (ids, JSON,
+    numbers as decimal strings; the outbox's numbers and texts), and every text is checked to
+    be valid Unicode where it enters (config/textrules.py)."""
     pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S,
-                                           health_check_interval=10, socket_connect_timeout=5)
+                                           health_check_interval=10, socket_connect_timeout=5,
+                                           decode_responses=True)
     return Redis.from_pool(pool)
 
 

@@ -12,6 +12,7 @@ from config.logging import get_logger
 from config.textrules import find_unencodable
 from peers import accounts
 from peers.sessions import COOKIE_NAME
+from routing import envelope
 
 log = get_logger(__name__)
 MAX_BODY = 4096
@@ -79,7 +80,7 @@ async def logout(request: Request) -> Response:
     if session_hash is not None:
         user = await services.sessions.delete(session_hash)
         if user:
-            await services.redis.publish(services.keys.ch_peer(user), f"!\tkick\t{session_hash}")
+            await services.redis.publish(services.keys.ch_peer(user), envelope.pack_control("kick", session_hash))
             log.info("logout", peer=user)
     response = JSONResponse({"ok": True})
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict",

@@ -26,6 +26,7 @@ from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
 from records import Records, open_records
 from records.keyspace import Keys
+from routing import envelope
 from routing.archive import purge
 
 log = get_logger("chatd.cli")
@@ -139,11 +140,11 @@ async def _kick_user(settings: Settings, username: str) -> None:
     url = settings.redis_url or running_url(settings.data_dir)
     if url is None:
         return
-    redis = Redis.from_url(url, socket_connect_timeout=2)
+    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
     try:
         keys = Keys(settings.key_prefix)
         await Sessions(redis, keys, settings.secret_key, settings.session_ttl_s).delete_all(username)
-        await redis.publish(keys.ch_peer(username), "!\tkick\t*")
+        await redis.publish(keys.ch_peer(username), envelope.pack_control("kick", "*"))
     finally:
         await redis.aclose()
 

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from chatd.wire import WireError, error_frame
 from config.logging import get_logger
 from records import RecordsUnavailable
+from routing import envelope
 from routing.engine import new_id
 from routing.errors import RoutingError
 
@@ -126,14 +127,13 @@ class Connection:
 
     def deliver(self, channel: str, data: str) -> None:
         """An envelope from the hub: drop replayed duplicates by seq, then handle the frame."""
-        seq_s, conv, frame = data.split("\t", 2)
-        if seq_s == "!":
-            self.on_control(conv, frame)
+        env = envelope.unpack(data)
+        if env.control:
+            self.on_control(env.conv, env.frame)
             return
-        seq = int(seq_s)
-        if seq and not self.mark_seen(conv, seq):
+        if env.seq and not self.mark_seen(env.conv, env.seq):
             return
-        self.on_frame(channel, conv, frame)
+        self.on_frame(channel, env.conv, env.frame)
 
     def mark_seen(self, conv: str, seq: int) -> bool:
         """Record a delivered (or acked) seq; False when it was delivered before."""

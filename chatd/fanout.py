@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 from chatd import wire
 from chatd.services import Services
 from config.logging import get_logger
+from records import replies
+from routing import envelope
 
 log = get_logger(__name__)
 TICK_S = 1.0
@@ -44,7 +45,7 @@ class AlertListener:
         self.services = services
 
     def deliver(self, channel: str, data: str) -> None:
-        frame = data.split("\t", 2)[2]
+        frame = envelope.unpack(data).frame
         for sup in self.services.supervisors():
             sup.alert(frame)
 
@@ -103,35 +104,31 @@ async def overview_loop(services: Services) -> None:
             sup.send(frame)
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
-
-
 async def build_overview(services: Services) -> str:
     k, redis = services.keys, services.redis
-    peers = sorted(_s(p) for p in await redis.smembers(k.shifting))
-    live = sorted(_s(c) for c in await redis.smembers(k.live))[:OVERVIEW_LIMIT]
+    peers = sorted(replies.texts(await redis.smembers(k.shifting)))
+    live = sorted(replies.texts(await redis.smembers(k.live)))[:OVERVIEW_LIMIT]
     async with redis.pipeline(transaction=False) as pipe:
         for p in peers:
             pipe.hmget(k.peer(p), ["state", "capacity", "active", "display"])
         for c in live:
             pipe.hmget(k.conv(c), ["state", "channel", "peer", "queued", "risk", "escalated", "label"])
         pipe.zcard(k.queue)
-        replies = await pipe.execute()
+        results = await pipe.execute()
     now_ms = int(time.time() * 1000)
-    peer_rows = [{"username": p, "state": _s(r[0]) or "off", "capacity": int(r[1] or 0),
-                  "active": int(r[2] or 0), "display_name": _s(r[3]) or p}
-                 for p, r in zip(peers, replies[:len(peers)], strict=True)]
+    peer_rows = [{"username": p, "state": r[0] or "off", "capacity": int(r[1] or 0),
+                  "active": int(r[2] or 0), "display_name": r[3] or p}
+                 for p, r in zip(peers, results[:len(peers)], strict=True)]
     conv_rows = []
-    for c, r in zip(live, replies[len(peers):-1], strict=True):
-        state = _s(r[0])
+    for c, r in zip(live, results[len(peers):-1], strict=True):
+        state = r[0] or ""
         if state in ("", "new"):
             continue
-        conv_rows.append({"conversation": c, "state": state, "channel": _s(r[1]), "peer": _s(r[2]) or None,
+        conv_rows.append({"conversation": c, "state": state, "channel": r[1] or "", "peer": r[2] or None,
                           "waited_s": max(0, (now_ms - int(r[3] or now_ms)) // 1000) if r[3] else 0,
-                          "risk": _s(r[4]) == "1", "escalated": [x for x in _s(r[5]).split(",") if x],
-                          "label": _s(r[6]) or None})
-    return json.dumps({"type": "overview", "peers": peer_rows, "waiting": int(replies[-1]),
+                          "risk": r[4] == "1", "escalated": [x for x in (r[5] or "").split(",") if x],
+                          "label": r[6] or None})
+    return json.dumps({"type": "overview", "peers": peer_rows, "waiting": int(results[-1]),
                        "conversations": conv_rows}, ensure_ascii=False)
 
 

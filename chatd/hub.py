@@ -77,8 +77,7 @@ class Hub:
                     if msg is None:
                         continue
                     if msg.get("type") == "subscribe":
-                        raw = msg["channel"]
-                        pending.discard(raw.decode() if isinstance(raw, bytes) else raw)
+                        pending.discard(msg["channel"])
                     else:
                         self._dispatch(msg)
         except BaseException:
@@ -170,7 +169,7 @@ class Hub:
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+        channel: str = msg["channel"]
         if kind == "subscribe":
             fut = self._confirm.pop(channel, None)
             if fut is not None and not fut.done():
@@ -178,7 +177,7 @@ class Hub:
             return
         if kind != "message":
             return
-        data = msg["data"].decode() if isinstance(msg["data"], bytes) else msg["data"]
+        data: str = msg["data"]
         for sub in list(self._subs.get(channel, ())):
             try:
                 sub.deliver(channel, data)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from chatd.services import Services
+from records import replies
 
 READY_TIMEOUT_S = 2.0
 
@@ -52,7 +53,7 @@ async def metrics(request: Request) -> Response:
         async with asyncio.timeout(READY_TIMEOUT_S):
             waiting, on = await services.engine.queue_counts()
             live = await services.redis.scard(services.keys.live)
-            stats = await services.redis.hgetall(services.keys.stats)
+            stats = replies.mapping(await services.redis.hgetall(services.keys.stats))
     except Exception:
         _metric(lines, "chatd_redis_up", "gauge", "Whether Redis answered this scrape.", 0)
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
@@ -61,8 +62,7 @@ async def metrics(request: Request) -> Response:
     _metric(lines, "chatd_peers_on_shift", "gauge", "Peers in shift state on.", on)
     _metric(lines, "chatd_conversations_live", "gauge", "Conversations not yet ended.", live)
     counters: dict[str, list[tuple[str, int]]] = {}
-    for raw_key, raw_value in stats.items():
-        key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+    for key, raw_value in stats.items():
         family, _, label = key.partition("_")
         family_name, label_name = {
             "messages": ("chatd_messages_total", "sender"),

@@ -14,6 +14,7 @@ import time
 
 from redis.asyncio import Redis
 
+from records import replies
 from records.keyspace import Keys
 
 COOKIE_NAME = "chatd_session"
@@ -61,8 +62,7 @@ class Sessions:
 
     async def lookup(self, session_hash: str) -> str | None:
         """The username of a live session."""
-        user = await self.redis.hget(self.keys.session(session_hash), "username")
-        return user.decode() if isinstance(user, bytes) else user
+        return replies.text(await self.redis.hget(self.keys.session(session_hash), "username"))
 
     async def alive(self, session_hash: str) -> bool:
         return bool(await self.redis.exists(self.keys.session(session_hash)))
@@ -79,10 +79,10 @@ class Sessions:
 
     async def delete_all(self, username: str) -> int:
         """End every session of a user (account disabled)."""
-        hashes = await self.redis.smembers(self.keys.user_sessions(username))
+        hashes = replies.texts(await self.redis.smembers(self.keys.user_sessions(username)))
         async with self.redis.pipeline(transaction=True) as pipe:
             for h in hashes:
-                pipe.delete(self.keys.session(h.decode() if isinstance(h, bytes) else h))
+                pipe.delete(self.keys.session(h))
             pipe.delete(self.keys.user_sessions(username))
             await pipe.execute()
         return len(hashes)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from config.settings import Settings
 from records import ArchivedMessage, ArchivedNote, ConversationRecord, Escalation, Records
@@ -19,12 +18,8 @@ from routing.engine import Engine
 MIN_REDIS_KEEP_S = 60
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
-
-
-def _int(v: Any) -> int | None:
-    return int(v) if v not in (None, b"", "") else None
+def _int(v: str | None) -> int | None:
+    return int(v) if v else None
 
 
 async def archive(engine: Engine, store: Records, settings: Settings, conv: str) -> bool:
@@ -36,7 +31,7 @@ async def archive(engine: Engine, store: Records, settings: Settings, conv: str)
         pipe.lrange(k.esc(conv), 0, -1)
         pipe.lrange(k.notes(conv), 0, -1)
         raw, log, esc, raw_notes = await pipe.execute()
-    h = {_s(a): _s(b) for a, b in raw.items()}
+    h: dict[str, str] = raw
     if not h:
         return True  # archived before, and its Redis copy has expired
     if h.get("state") != "ended":
@@ -47,7 +42,7 @@ async def archive(engine: Engine, store: Records, settings: Settings, conv: str)
     wait_end = accepted or ended
     escalations: list[Escalation] = []
     for item in esc:
-        reason, _, at = _s(item).partition("|")
+        reason, _, at = item.partition("|")
         escalations.append({"reason": reason, "at_ms": int(at or 0)})
     row: ConversationRecord = {
         "id": conv, "channel": h.get("channel"), "lang": h.get("lang"), "created_ms": _int(h.get("created")),
@@ -68,7 +63,7 @@ async def archive(engine: Engine, store: Records, settings: Settings, conv: str)
             obj = json.loads(n)
             notes.append(ArchivedNote(str(obj["from"]), str(obj["text"]), str(obj["at"]), bool(obj["whisper"])))
     await store.archive_conversation(row, messages, notes)
-    if (messages or notes) and await redis.hget(k.conv(conv), "forgotten") in (b"1", "1"):
+    if (messages or notes) and await redis.hget(k.conv(conv), "forgotten") == "1":
         await store.forget(conv)
     keep_s = max(int(settings.seeker_grace_s), MIN_REDIS_KEEP_S)
     async with redis.pipeline(transaction=True) as pipe:

@@ -17,8 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from config.settings import Settings
+from records import replies
 from records.keyspace import Keys
-from routing import texts
+from routing import envelope, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -56,16 +57,12 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _reasons(raw: Any) -> tuple[str, ...]:
-    return tuple(r for r in _s(raw).split(",") if r)
+def _reasons(raw: str) -> tuple[str, ...]:
+    return tuple(r for r in raw.split(",") if r)
 
 
 def _err(reply: list[Any]) -> RoutingError:
-    code = _s(reply[1])
+    code = str(reply[1])
     public, message = _ERROR_MESSAGES.get(code, ("not_allowed", code.replace("_", " ")))
     return RoutingError(public, message)
 
@@ -161,17 +158,17 @@ class Engine:
 
     async def resume(self, token: str) -> str | None:
         """The conversation of a resume token, or None. The lookup is by hash (constant time)."""
-        conv = await self.redis.get(self.keys.resume(token_hash(token)))
-        if conv is None or not await self.redis.exists(self.keys.conv(_s(conv))):
+        conv = replies.text(await self.redis.get(self.keys.resume(token_hash(token))))
+        if conv is None or not await self.redis.exists(self.keys.conv(conv)):
             return None
-        return _s(conv)
+        return conv
 
     async def info(self, conv: str) -> ConvInfo | None:
-        h = await self.redis.hmget(self.keys.conv(conv), ["state", "channel", "lang", "peer", "seq",
-                                                          "escalated", "risk", "peer_name", "ended_by"])
+        h = replies.fields(await self.redis.hmget(self.keys.conv(conv), [
+            "state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by"]))
         if h[0] is None:
             return None
-        vals = [_s(v) if v is not None else "" for v in h]
+        vals = [v or "" for v in h]
         return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
                         peer=vals[3], seq=int(vals[4] or 0),
                         escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1",
@@ -179,8 +176,7 @@ class Engine:
 
     async def history(self, conv: str, after_seq: int = 0) -> list[str]:
         """Stored messages with ``seq > after_seq``, as their JSON texts, in order."""
-        raw = await self.redis.lrange(self.keys.log(conv), 0, -1)
-        out = [_s(m) for m in raw]
+        out = replies.texts(await self.redis.lrange(self.keys.log(conv), 0, -1))
         if after_seq <= 0:
             return out
         # seq starts at 1 and grows by 1, so the log index is seq - 1.
@@ -200,7 +196,7 @@ class Engine:
             "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
             int(self.settings.wait_escalate_s * 1000), "1" if risk else "0",
             new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000), once_ttl_s)
-        kind = _s(reply[0])
+        kind = str(reply[0])
         if kind == "err":
             raise _err(reply)
         if kind == "dup":
@@ -217,8 +213,8 @@ class Engine:
         reply = await self.scripts.call("end", conv, by, actor, outcome, now_ms(),
                                         int(self.settings.debrief_s * 1000), archive_at,
                                         "1" if only_if_detached else "0")
-        if _s(reply[0]) == "err":
-            if _s(reply[1]) in ("ended", "attached"):
+        if str(reply[0]) == "err":
+            if str(reply[1]) in ("ended", "attached"):
                 return False
             raise _err(reply)
         await self.redis.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
@@ -234,8 +230,8 @@ class Engine:
         raises :class:`RoutingError` ``unknown_conversation``.
         """
         reply = await self.scripts.call("escalate", conv, reason, now_ms(), "1" if only_if_queued else "0", actor)
-        if _s(reply[0]) == "err":
-            why = _s(reply[1])
+        if str(reply[0]) == "err":
+            why = str(reply[1])
             if actor:
                 raise _err(reply)
             if why in ("dup", "not_queued", "ended"):
@@ -247,7 +243,7 @@ class Engine:
 
     async def forget(self, conv: str) -> None:
         reply = await self.scripts.call("forget", conv)
-        if _s(reply[0]) == "err":
+        if str(reply[0]) == "err":
             raise _err(reply)
 
     async def set_survey(self, conv: str, rating: int) -> None:
@@ -263,11 +259,11 @@ class Engine:
         info = await self.info(conv)
         if info is not None and info.state == ConvState.ACTIVE and info.peer:
             frame = json.dumps({"type": "typing", "conversation": conv}, ensure_ascii=False)
-            await self.redis.publish(self.keys.ch_peer(info.peer), f"0\t{conv}\t{frame}")
+            await self.redis.publish(self.keys.ch_peer(info.peer), envelope.pack(0, conv, frame))
 
     async def peer_typing(self, conv: str) -> None:
         """The peer is typing: tell the seeker's sockets (the caller checked the assignment)."""
-        await self.redis.publish(self.keys.ch_seeker(conv), f"0\t{conv}\t" + json.dumps({"type": "typing"}))
+        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, json.dumps({"type": "typing"})))
 
     async def add_note(self, conv: str, author: str, text: str, *, whisper: bool, to_peer: str,
                        copy_to: str = "") -> None:
@@ -281,32 +277,32 @@ class Engine:
         stored = json.dumps({"from": author, "text": text, "at": at, "whisper": whisper}, ensure_ascii=False)
         frame = json.dumps({"type": "note", "conversation": conv, "from": author, "text": text, "at": at,
                             "whisper": whisper}, ensure_ascii=False)
-        envelope = f"0\t{conv}\t{frame}"
+        env = envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self.keys.notes(conv), stored)
             pipe.ltrim(self.keys.notes(conv), -MAX_NOTES, -1)
-            pipe.publish(self.keys.ch_peer(to_peer), envelope)
-            pipe.publish(self.keys.ch_monitor(conv), envelope)
+            pipe.publish(self.keys.ch_peer(to_peer), env)
+            pipe.publish(self.keys.ch_monitor(conv), env)
             if copy_to and copy_to != to_peer:
-                pipe.publish(self.keys.ch_peer(copy_to), envelope)
+                pipe.publish(self.keys.ch_peer(copy_to), env)
             await pipe.execute()
 
     # --- offers ----------------------------------------------------------------------------
     async def accept(self, offer: str, peer: str) -> str:
         reply = await self.scripts.call("accept", offer, peer, now_ms(), iso_now(),
                                         texts.text("joined", "en"), texts.text("joined", "fr"))
-        if _s(reply[0]) == "err":
+        if str(reply[0]) == "err":
             raise _err(reply)
-        return _s(reply[1])
+        return str(reply[1])
 
     async def decline(self, offer: str, peer: str) -> None:
         reply = await self.scripts.call("release_offer", offer, peer, "decline", MISSED_OFFERS_BEFORE_BREAK)
-        if _s(reply[0]) == "err":
+        if str(reply[0]) == "err":
             raise _err(reply)
 
     async def expire_offer(self, offer: str) -> bool:
         reply = await self.scripts.call("release_offer", offer, "", "expire", MISSED_OFFERS_BEFORE_BREAK)
-        return _s(reply[0]) == "ok"
+        return str(reply[0]) == "ok"
 
     async def release(self, conv: str, from_peer: str, to_peer: str | None, *, reason: str = "transfer") -> None:
         """Transfer to ``to_peer`` (an offer), or back to the head of the queue when None."""
@@ -316,49 +312,50 @@ class Engine:
             "release", conv, from_peer, to_peer or "", new_id(), now,
             now + int(self.settings.offer_timeout_s * 1000), int(self.settings.wait_escalate_s * 1000),
             iso_now(), texts.text(key, "en"), texts.text(key, "fr"))
-        if _s(reply[0]) == "err":
+        if str(reply[0]) == "err":
             raise _err(reply)
 
     # --- peers ------------------------------------------------------------------------------
     async def shift(self, peer: str, action: ShiftAction, *, capacity: int = 1, display: str = "",
                     role: str = "peer") -> tuple[ShiftState, ShiftState]:
         reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role)
-        if _s(reply[0]) == "err":
-            raise IllegalTransition("shift", _s(reply[2]), action.value)
-        return ShiftState(_s(reply[1])), ShiftState(_s(reply[2]))
+        if str(reply[0]) == "err":
+            raise IllegalTransition("shift", str(reply[2]), action.value)
+        return ShiftState(str(reply[1])), ShiftState(str(reply[2]))
 
     async def peer_state(self, peer: str) -> ShiftState:
-        state = await self.redis.hget(self.keys.peer(peer), "state")
-        return ShiftState(_s(state)) if state else ShiftState.OFF
+        state = replies.text(await self.redis.hget(self.keys.peer(peer), "state"))
+        return ShiftState(state) if state else ShiftState.OFF
 
     async def peer_conversations(self, peer: str) -> list[str]:
-        return sorted(_s(c) for c in await self.redis.smembers(self.keys.peer_convs(peer)))
+        return sorted(replies.texts(await self.redis.smembers(self.keys.peer_convs(peer))))
 
     async def peer_offers(self, peer: str) -> list[str]:
         """Pending offer frames of a peer (re-sent to a reconnecting console)."""
         frames = []
         now = now_ms()
-        for offer in await self.redis.smembers(self.keys.peer_offers(peer)):
-            o = await self.redis.hmget(self.keys.offer(_s(offer)), ["conv", "expires"])
-            if o[0] is None:
+        for offer in replies.texts(await self.redis.smembers(self.keys.peer_offers(peer))):
+            o = replies.fields(await self.redis.hmget(self.keys.offer(offer), ["conv", "expires"]))
+            conv = o[0]
+            if conv is None:
                 continue
-            conv = _s(o[0])
-            c = await self.redis.hmget(self.keys.conv(conv), ["channel", "queued", "risk"])
+            c = replies.fields(await self.redis.hmget(self.keys.conv(conv), ["channel", "queued", "risk"]))
             frames.append(json.dumps({
-                "type": "offer", "offer": _s(offer), "conversation": conv, "channel": _s(c[0] or b"web"),
-                "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": (c[2] or b"0") in (b"1", "1"),
+                "type": "offer", "offer": offer, "conversation": conv, "channel": c[0] or "web",
+                "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": c[2] == "1",
                 "expires_in_s": max(0, round((int(o[1] or 0) - now) / 1000))}))
         return frames
 
     async def shift_frame(self, peer: str) -> str:
-        h = await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active", "debrief_until"])
+        h = replies.fields(await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active",
+                                                                         "debrief_until"]))
         debrief = int(h[3] or 0)
-        return json.dumps({"type": "shift", "state": _s(h[0] or b"off"), "capacity": int(h[1] or 0),
+        return json.dumps({"type": "shift", "state": h[0] or "off", "capacity": int(h[1] or 0),
                            "active": int(h[2] or 0), "debrief_until": debrief / 1000 if debrief else None})
 
     async def assigned_frame(self, conv: str, kind: str = "assigned") -> str | None:
-        frame = await self.scripts.call("assigned", conv, kind)
-        return _s(frame) if frame else None
+        frame: str | None = await self.scripts.call("assigned", conv, kind)
+        return frame or None
 
     async def end_debrief(self, peer: str) -> None:
         await self.scripts.call("debrief_end", peer, now_ms())

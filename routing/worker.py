@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from config.logging import get_logger
 from config.settings import Settings
-from records import Records
+from records import Records, replies
 from routing.archive import archive, purge
 from routing.engine import Engine, new_id
 from routing.errors import RoutingError
@@ -57,10 +57,6 @@ class LeaseLost(Exception):
 def _timer_rank(member: str) -> int:
     kind = member.partition("|")[0]
     return TIMER_ORDER.index(kind) if kind in TIMER_ORDER else len(TIMER_ORDER)
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 class Worker:
@@ -188,7 +184,7 @@ class Worker:
     async def run_due_timers(self) -> int:
         due = await self.redis.zrangebyscore(self.keys.timers, "-inf", int(time.time() * 1000),
                                              start=0, num=TIMER_BATCH)
-        members = sorted((_s(raw) for raw in due), key=_timer_rank)
+        members = sorted(replies.texts(due), key=_timer_rank)
         for member in members:
             kind, _, arg = member.partition("|")
             handler = self.handlers.get(kind)
@@ -248,13 +244,12 @@ class Worker:
 
     async def sweep_dead_processes(self) -> None:
         """Sockets of a process whose heartbeat stopped (killed) are detached, starting grace."""
-        for raw in await self.redis.smembers(self.keys.procs):
-            proc = _s(raw)
+        for proc in replies.texts(await self.redis.smembers(self.keys.procs)):
             if await self.redis.exists(self.keys.proc(proc)):
                 continue
-            members = await self.redis.smembers(self.keys.proc_conns(proc))
+            members = replies.texts(await self.redis.smembers(self.keys.proc_conns(proc)))
             for m in members:
-                kind, ident, sock = _s(m).split("|", 2)
+                kind, ident, sock = m.split("|", 2)
                 await self.engine.detach(kind, ident, sock, proc)
             await self.redis.delete(self.keys.proc_conns(proc))
             await self.redis.srem(self.keys.procs, proc)

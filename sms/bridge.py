@@ -37,8 +37,9 @@ from starlette.routing import BaseRoute, Route
 from config.logging import get_logger
 from config.settings import Settings
 from config.textrules import is_blank
-from records import Records
+from records import Records, replies
 from records.keyspace import Keys
+from routing import envelope
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
@@ -67,10 +68,6 @@ WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happen
 MEDIA_SUFFIX = ":media"  # the client id of the line saying a text's picture was not shown: MessageSid + this
 # Twilio's message SIDs: "SM" (SMS) or "MM" (MMS) and 32 hex digits; any id-safe token is taken.
 _SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
-
-
-def _str(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 
 async def _form(request: Request) -> list[tuple[str, str]] | None:
@@ -181,11 +178,11 @@ class SmsBridge:
                 found = await self._lookup(keys=[done, self.sms_keys.open(nhash), self.sms_keys.lang(nhash)],
                                            args=[self.keys.conv("")])
                 body = fields.get("Body", "")[:MAX_BODY]
-                if _str(found[0]) == "dup":
+                if found[0] == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
                     # Answering again costs nothing and the first answer may never have arrived.
                     return twiml(self.texts.help(None) if classify(body).intent == Intent.HELP else None)
-                conv, lang = _str(found[1]) or None, _str(found[2]) or None
+                conv, lang = found[1] or None, found[2] or None
                 reply, marked = await self._handle(nhash, number, body, sid, conv,
                                                    Language(lang) if lang else None, media)
                 if not marked:  # a stored text's last append marked it done already
@@ -202,10 +199,9 @@ class SmsBridge:
                 await self.redis.hincrby(self.keys.stats, counter, 1)
 
     async def open_conversation(self, nhash: str) -> str | None:
-        raw = await self.redis.get(self.sms_keys.open(nhash))
-        if raw is None:
+        conv = replies.text(await self.redis.get(self.sms_keys.open(nhash)))
+        if conv is None:
             return None
-        conv = _str(raw)
         info = await self.engine.info(conv)
         if info is None or info.state == ConvState.ENDED:
             await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
@@ -374,14 +370,14 @@ class SmsBridge:
     async def on_delivery(self, conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
         if seq >= NOTICE_SEQ_BASE:
             return
-        peer = await self.redis.hget(self.keys.conv(conv), "peer")
+        peer = replies.text(await self.redis.hget(self.keys.conv(conv), "peer"))
         frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
                             **({"code": code} if code else {})})
-        k = self.keys
+        k, env = self.keys, envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=False) as pipe:
             if peer:
-                pipe.publish(k.ch_peer(peer.decode() if isinstance(peer, bytes) else peer), f"0\t{conv}\t{frame}")
-            pipe.publish(k.ch_monitor(conv), f"0\t{conv}\t{frame}")
+                pipe.publish(k.ch_peer(peer), env)
+            pipe.publish(k.ch_monitor(conv), env)
             await pipe.execute()
 
     async def delivery_frames(self, conv: str, seqs: list[int]) -> list[str]:
@@ -409,13 +405,13 @@ class SmsBridge:
             try:
                 if not recovered:
                     # Events a killed worker was handling are handled again first (at least once).
-                    while (leftover := await self.redis.lindex(self.sms_keys.processing, 0)) is not None:
+                    while (leftover := replies.text(await self.redis.lindex(self.sms_keys.processing, 0))) is not None:
                         await self._event_safely(leftover)
                         await self.redis.lpop(self.sms_keys.processing)
                     recovered = True
-                raw = await self.redis.blmove(k.sms_events, self.sms_keys.processing, 1, "LEFT", "RIGHT")
-                if raw is not None:
-                    event = raw.decode() if isinstance(raw, bytes) else raw
+                event = replies.text(await self.redis.blmove(k.sms_events, self.sms_keys.processing, 1, "LEFT",
+                                                             "RIGHT"))
+                if event is not None:
                     await self._event_safely(event)
                     await self.redis.lrem(self.sms_keys.processing, 1, event)
                 backoff_s = 0.1
@@ -426,21 +422,20 @@ class SmsBridge:
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
 
-    async def _event_safely(self, raw: bytes | str) -> None:
+    async def _event_safely(self, raw: str) -> None:
         try:
-            await self.on_event(raw.decode() if isinstance(raw, bytes) else raw)
+            await self.on_event(raw)
         except (ValueError, KeyError) as exc:
             log.warning("sms.event_dropped", error=type(exc).__name__)
 
     async def on_event(self, raw: str) -> None:
-        conv, _, frame_text = raw.partition("\t")
-        frame: dict[str, Any] = json.loads(frame_text)
+        event = envelope.unpack_event(raw)
+        conv = event.conv
+        frame: dict[str, Any] = json.loads(event.frame)
         kind = frame.get("type")
         k = self.keys
-        h = await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"])
-        number = h[0].decode() if isinstance(h[0], bytes) else h[0]
-        nhash = h[1].decode() if isinstance(h[1], bytes) else (h[1] or "")
-        lang_raw = h[2].decode() if isinstance(h[2], bytes) else (h[2] or "")
+        h = replies.fields(await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"]))
+        number, nhash, lang_raw = h[0], h[1] or "", h[2] or ""
         lang = Language(lang_raw) if lang_raw else None
         if kind == "ended" and nhash:
             # Only if the claim still names this conversation: a new text may have opened another.

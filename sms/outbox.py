@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from config.settings import Settings
+from records import replies
 from records.keyspace import SmsKeys
 from sms.errors import SendError
 from sms.hashing import number_hash
@@ -109,13 +110,6 @@ def _load_script(name: str) -> str:
     if name in _WITH_LIB:
         return (package / "outbox_lib.lua").read_text(encoding="utf-8") + "\n" + body
     return body
-
-
-def _text(value: bytes | str | None) -> str:
-    """Redis replies as ``str`` whichever ``decode_responses`` the client was built with."""
-    if value is None:
-        return ""
-    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +177,7 @@ class Outbox:
                                      [seq, to_number, json.dumps(parts), len(parts), time.time(),
                                       self._max_pending, self._ttl_ms])
             outcome = {"queued": Enqueued.QUEUED, "duplicate": Enqueued.DUPLICATE}.get(
-                _text(result), Enqueued.FULL)
+                result, Enqueued.FULL)
         log.info("sms.enqueue", conversation_id=conversation_id, seq=seq, outcome=str(outcome),
                  to=self._hash(to_number)[:12])
         if outcome is Enqueued.QUEUED:
@@ -200,15 +194,14 @@ class Outbox:
         Reports ``delivered`` once every part of the message is delivered, ``failed`` on a
         ``failed``/``undelivered`` part; repeats and unknown SIDs change nothing.
         """
-        ref = await self._redis.hgetall(self._keys.message_sid(message_sid))
-        fields = {_text(k): _text(v) for k, v in ref.items()}
+        fields = replies.mapping(await self._redis.hgetall(self._keys.message_sid(message_sid)))
         if "conv" not in fields:
             log.info("sms.status_unknown", message_sid=message_sid, status=message_status)
             return
         conversation_id, seq = fields["conv"], int(fields["seq"])
-        result = _text(await self._scripts["status"](
+        result: str | None = await self._scripts["status"](
             keys=[self._keys.receipt(conversation_id, seq)],
-            args=[message_sid, message_status, error_code or ""]))
+            args=[message_sid, message_status, error_code or ""])
         log.info("sms.status", conversation_id=conversation_id, seq=seq, message_sid=message_sid,
                  status=message_status, code=error_code, outcome=result)
         if result == "delivered":
@@ -221,13 +214,13 @@ class Outbox:
         (code ``cancelled``). Returns their seqs. A part already on its way may still arrive.
         """
         raw = await self._redis.lrange(self._keys.conversation(conversation_id), 0, -1)
-        seqs = [int(_text(s)) for s in raw]
+        seqs = [int(s) for s in raw]
         if not seqs:
             return []
         keys: list[str] = []
         for seq in seqs:
             keys += [self._keys.job(conversation_id, seq), self._keys.receipt(conversation_id, seq)]
-        dropped = [int(_text(s)) for s in await self._run("cancel", conversation_id, keys, seqs)]
+        dropped = [int(s) for s in await self._run("cancel", conversation_id, keys, seqs)]
         log.info("sms.cancelled", conversation_id=conversation_id, count=len(dropped))
         for seq in dropped:
             await self._report(conversation_id, seq, DeliveryState.FAILED, "cancelled")
@@ -245,8 +238,8 @@ class Outbox:
             replies = await pipe.execute()
         found: dict[int, tuple[DeliveryState, str | None]] = {}
         for seq, (state, code) in zip(seqs, replies, strict=True):
-            if _text(state) in _STATES:
-                found[seq] = (DeliveryState(_text(state)), _text(code) or None)
+            if state in _STATES:
+                found[seq] = (DeliveryState(state), code or None)
         return found
 
     async def pending(self, conversation_id: str) -> int:
@@ -322,9 +315,9 @@ class Outbox:
     async def _claim(self, token: str) -> tuple[str | None, float]:
         """A conversation now held under ``token``, or ``None`` and how long to idle."""
         now = time.time()
-        conv, next_ready, next_lease = (_text(v) for v in await self._scripts["claim"](
+        conv, next_ready, next_lease = await self._scripts["claim"](
             keys=[self._keys.ready, self._keys.inflight, self._keys.lease],
-            args=[now, now + self._lease_s, token]))
+            args=[now, now + self._lease_s, token])
         if conv:
             return conv, 0.0
         wait_s = self._poll_s
@@ -351,9 +344,8 @@ class Outbox:
         head = await self._redis.lindex(self._keys.conversation(conversation_id), 0)
         if head is None:
             return None
-        seq = int(_text(head))
-        raw = await self._redis.hgetall(self._keys.job(conversation_id, seq))
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        seq = int(head)
+        fields = replies.mapping(await self._redis.hgetall(self._keys.job(conversation_id, seq)))
         if "to" not in fields:
             # The job expired (its TTL bounds how long a number may sit in Redis) while
             # its seq stayed listed; fail it so the conversation moves on.
@@ -385,11 +377,11 @@ class Outbox:
                 await self._fail(conversation_id, job.seq, token=token, code=exc.code)
                 return
             now = time.time()
-            result = _text(await self._run(
+            result: str | None = await self._run(
                 "part_sent", conversation_id,
                 [self._keys.job(conversation_id, job.seq), self._keys.receipt(conversation_id, job.seq),
                  self._keys.message_sid(sid)],
-                [job.seq, part, sid, now, token, now + self._lease_s, self._ttl_ms]))
+                [job.seq, part, sid, now, token, now + self._lease_s, self._ttl_ms])
             bound.info("sms.part_sent", part=part, parts=len(job.parts), message_sid=sid, outcome=result)
             if result == "more":
                 part, failing_since, attempts = part + 1, None, 0
@@ -401,18 +393,18 @@ class Outbox:
             return
 
     async def _fail(self, conversation_id: str, seq: int, *, token: str, code: str) -> None:
-        result = _text(await self._run("fail", conversation_id,
-                                       [self._keys.job(conversation_id, seq),
-                                        self._keys.receipt(conversation_id, seq)],
-                                       [seq, token, time.time(), code]))
+        result: str | None = await self._run("fail", conversation_id,
+                                             [self._keys.job(conversation_id, seq),
+                                              self._keys.receipt(conversation_id, seq)],
+                                             [seq, token, time.time(), code])
         if result == "failed":
             await self._report(conversation_id, seq, DeliveryState.FAILED, code)
 
     async def _pace(self) -> None:
         """Wait for, then take, this sending number's turn (kept in Redis for all workers)."""
         while True:
-            wait = _text(await self._scripts["pace"](
-                keys=[self._pace_key], args=[self._interval_s, int((self._interval_s + 60) * 1000)]))
+            wait: str | None = await self._scripts["pace"](
+                keys=[self._pace_key], args=[self._interval_s, int((self._interval_s + 60) * 1000)])
             if not wait:
                 return
             await asyncio.sleep(float(wait))

@@ -51,12 +51,12 @@ def _where(srv: Running, needles: list[str]) -> dict[str, list[str]]:
 
 async def _redis_bytes(redis: Redis) -> bytes:
     """Every value of every key in Redis, read according to its type."""
-    out: list[bytes] = []
+    out: list[str] = []  # chatd's client decodes its replies
     async for key in redis.scan_iter(match="*", count=1000):
-        kind = (await redis.type(key)).decode()
+        kind = await redis.type(key)
         out.append(key)
         if kind == "string":
-            out.append(await redis.get(key) or b"")
+            out.append(await redis.get(key) or "")
         elif kind == "hash":
             for k, v in (await redis.hgetall(key)).items():
                 out += [k, v]
@@ -70,7 +70,7 @@ async def _redis_bytes(redis: Redis) -> bytes:
             for _, fields in await redis.xrange(key):
                 for k, v in fields.items():
                     out += [k, v]
-    return b"\n".join(out)
+    return "\n".join(out).encode()
 
 
 def _found(haystack: bytes, needles: list[str]) -> list[str]:

@@ -42,7 +42,7 @@ async def _seeker_texts(srv: Running, conv: str) -> list[str]:
 
 async def _escalations(srv: Running, conv: str) -> list[str]:
     raw = await srv.services.redis.lrange(srv.services.keys.esc(conv), 0, -1)
-    return [r.decode().split("|")[0] for r in raw]
+    return [r.split("|")[0] for r in raw]
 
 
 async def _open(srv: Running) -> str:

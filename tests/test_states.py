@@ -56,7 +56,7 @@ class RecordedScripts(Scripts):
 @pytest.fixture
 async def engine(redis_server: RedisServer) -> AsyncIterator[Engine]:
     """An Engine on the session's Redis, under a key prefix of this test's own."""
-    redis = Redis.from_url(redis_server.url)
+    redis = Redis.from_url(redis_server.url, decode_responses=True)  # as chatd builds its clients
     settings = Settings(key_prefix=f"states-{uuid.uuid4().hex[:8]}", debrief_s=0)
     engine = Engine(redis, settings)
     engine.scripts = RecordedScripts(redis, settings.key_prefix, script_constants(settings))

@@ -77,7 +77,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     """A client of the session's Redis; each test has its own key prefix (see ``settings``)."""
-    client = Redis.from_url(redis_url)
+    client = Redis.from_url(redis_url, decode_responses=True)  # as chatd builds its clients
     try:
         yield client
     finally:

@@ -279,7 +279,7 @@ async def test_stopping_mid_send_gives_the_conversation_back(
     async with asyncio.timeout(5):
         await held.holding.wait()  # part 1 sent; part 2 on its way when the outbox stops
     await box.aclose()
-    assert await redis.hget(keys.job("c1", 1), "next") == b"1"  # part 1 recorded as sent
+    assert await redis.hget(keys.job("c1", 1), "next") == "1"  # part 1 recorded as sent
     assert await redis.zscore(keys.inflight, "c1") is None
     assert await redis.zscore(keys.ready, "c1") is not None
     assert await redis.hget(keys.lease, "c1") is None
