@@ -181,11 +181,14 @@ async def _forget_process(services: Services) -> None:
 
 
 async def _close_sockets(services: Services) -> None:
-    """Graceful shutdown: tell every client to reconnect elsewhere (1012), then wait briefly.
+    """Graceful shutdown: tell every client to reconnect elsewhere (1012), then wait briefly
+    for every socket's cleanup, also of sockets already closing (their detach is a script call:
+    made after the scripts' sender and Redis are closed, it would open a connection that
+    nothing closes).
 
     Closing starts each socket's grace timer, so seekers and peers resume on another process.
     """
-    conns: list[Any] = [*services.seekers, *services.peers]
+    conns = list(services.connections)
     for conn in conns:
         conn.close(1012, "service restart")
     if conns:

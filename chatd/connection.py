@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatd.wire import WireError, error_frame
+from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import RecordsUnavailable
 from routing import envelope
@@ -100,6 +101,7 @@ class Connection:
         self._reader: asyncio.Task[Any] | None = None  # the task reading frames, while it does
         self._reader_stopped = False  # our own close cancelled the reader
         self._close_task: asyncio.Task[None] | None = None
+        self._cleanup_task: asyncio.Future[None] | None = None  # held here: it outlives a cancelled run()
         self.close_code: int | None = None
         self._finished = False
         self._done: asyncio.Event | None = None  # created only if someone waits for the end
@@ -163,6 +165,7 @@ class Connection:
                 await self.catch_up()
                 return
             except (RedisError, OSError) as exc:
+                raise_if_cancelling()
                 log.info("socket.resync_retry", kind=self.kind, error=type(exc).__name__)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
@@ -226,6 +229,7 @@ class Connection:
         """Serve the socket until it closes, then clean up (always). Frames are read in the
         calling task itself: no second task per socket."""
         reader = self._reader = asyncio.current_task()
+        self.services.connections.add(self)
         try:
             await self._read_loop()
         except asyncio.CancelledError:
@@ -241,7 +245,12 @@ class Connection:
                 await asyncio.wait([self._close_task], timeout=CLOSE_TIMEOUT_S + 2)
         finally:
             self._reader = None  # from here on, a close must not cancel this task
-            await self._cleanup()
+            # The cleanup finishes even when this task is cancelled (the server stopping): its
+            # detach must land before shutdown closes Redis, which waits for it through
+            # services.connections (chatd/app.py, _close_sockets).
+            cleanup = self._cleanup_task = asyncio.ensure_future(self._cleanup())
+            cleanup.add_done_callback(lambda _: self.services.connections.discard(self))
+            await asyncio.shield(cleanup)
 
     async def _read_loop(self) -> None:
         try:

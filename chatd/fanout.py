@@ -13,6 +13,7 @@ import time
 
 from chatd import wire
 from chatd.services import Services
+from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import replies
 from routing import envelope
@@ -63,6 +64,7 @@ async def queue_ticker(services: Services) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            raise_if_cancelling()
             log.warning("ticker.failed", error=type(exc).__name__)
         await asyncio.sleep(TICK_S)
 
@@ -98,6 +100,7 @@ async def overview_loop(services: Services) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            raise_if_cancelling()
             log.warning("overview.failed", error=type(exc).__name__)
             continue
         for sup in sups:
@@ -150,6 +153,7 @@ async def heartbeat(services: Services) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            raise_if_cancelling()
             log.warning("heartbeat.failed", error=type(exc).__name__)
         await asyncio.sleep(HEARTBEAT_S)
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 
 log = get_logger(__name__)
@@ -146,6 +147,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: reconnect with backoff, never die
+                raise_if_cancelling()
                 self._ready.clear()
                 log.warning("hub.disconnected", error=type(exc).__name__, retry_in_s=backoff_s)
                 if self._pubsub is not None:

@@ -19,6 +19,7 @@ from routing.engine import Engine
 from routing.risk import RiskMatcher
 
 if TYPE_CHECKING:
+    from chatd.connection import Connection
     from chatd.peer import PeerConnection
     from chatd.seeker import SeekerConnection
 
@@ -40,6 +41,9 @@ class Services:
     keys: Keys
     seekers: set[SeekerConnection] = field(default_factory=set)
     peers: set[PeerConnection] = field(default_factory=set)
+    # Every socket from its start until its cleanup has finished (seekers and peers leave their
+    # sets when cleanup begins): shutdown waits for these before it closes Redis.
+    connections: set[Connection] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     queue_dirty: asyncio.Event = field(default_factory=asyncio.Event)
     sms: Any = None  # the SMS bridge (sms/bridge.py), set at start-up

@@ -23,6 +23,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from config.settings import Settings
 from records import Records, replies
@@ -120,6 +121,7 @@ class Worker:
                     log.info("worker.standby", reason="another worker holds the lease")
                     said = True
             except (RedisError, OSError) as exc:
+                raise_if_cancelling()
                 log.warning("worker.lease_unavailable", error=type(exc).__name__)
             await asyncio.sleep(STANDBY_POLL_S)
 
@@ -155,6 +157,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 log.warning("worker.step_failed", error=type(exc).__name__, retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from config.settings import Settings
 from config.textrules import is_blank
@@ -418,6 +419,7 @@ class SmsBridge:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 log.warning("sms.consumer_failed", error=type(exc).__name__)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)

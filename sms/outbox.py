@@ -46,6 +46,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from config.cancellation import raise_if_cancelling
 from config.settings import Settings
 from records import replies
 from records.keyspace import SmsKeys
@@ -291,6 +292,7 @@ class Outbox:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 # Redis unreachable or a bug: the held lease expires and another pass
                 # sends the message; keep the loop alive.
                 log.exception("sms.worker_error")
