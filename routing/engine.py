@@ -331,20 +331,9 @@ class Engine:
         return sorted(replies.texts(await self.redis.smembers(self.keys.peer_convs(peer))))
 
     async def peer_offers(self, peer: str) -> list[str]:
-        """Pending offer frames of a peer (re-sent to a reconnecting console)."""
-        frames = []
-        now = now_ms()
-        for offer in replies.texts(await self.redis.smembers(self.keys.peer_offers(peer))):
-            o = replies.fields(await self.redis.hmget(self.keys.offer(offer), ["conv", "expires"]))
-            conv = o[0]
-            if conv is None:
-                continue
-            c = replies.fields(await self.redis.hmget(self.keys.conv(conv), ["channel", "queued", "risk"]))
-            frames.append(json.dumps({
-                "type": "offer", "offer": offer, "conversation": conv, "channel": c[0] or "web",
-                "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": c[2] == "1",
-                "expires_in_s": max(0, round((int(o[1] or 0) - now) / 1000))}))
-        return frames
+        """Pending offer frames of a peer (re-sent to a reconnecting console), built by the same
+        Lua function as the offer itself (``offer_frame`` in _lib.lua), in one round trip."""
+        return replies.texts(await self.scripts.call("offers", peer, now_ms()))
 
     async def shift_frame(self, peer: str) -> str:
         h = replies.fields(await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active",
