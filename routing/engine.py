@@ -7,7 +7,6 @@ values; socket code never talks to Redis for routing itself.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from records import replies
 from records.keyspace import Keys
-from routing import envelope, texts
+from routing import envelope, frames, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -258,12 +257,13 @@ class Engine:
         """The seeker is typing: tell the assigned peer's consoles, when a peer is assigned."""
         info = await self.info(conv)
         if info is not None and info.state == ConvState.ACTIVE and info.peer:
-            frame = json.dumps({"type": "typing", "conversation": conv}, ensure_ascii=False)
+            frame = frames.encode(frames.PeerTyping(conversation=conv))
             await self.redis.publish(self.keys.ch_peer(info.peer), envelope.pack(0, conv, frame))
 
     async def peer_typing(self, conv: str) -> None:
         """The peer is typing: tell the seeker's sockets (the caller checked the assignment)."""
-        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, json.dumps({"type": "typing"})))
+        frame = frames.encode(frames.SeekerTyping())
+        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, frame))
 
     async def add_note(self, conv: str, author: str, text: str, *, whisper: bool, to_peer: str,
                        copy_to: str = "") -> None:
@@ -274,9 +274,8 @@ class Engine:
         whispering supervisor): on peer and monitor channels only, never on a seeker's.
         """
         at = iso_now()
-        stored = json.dumps({"from": author, "text": text, "at": at, "whisper": whisper}, ensure_ascii=False)
-        frame = json.dumps({"type": "note", "conversation": conv, "from": author, "text": text, "at": at,
-                            "whisper": whisper}, ensure_ascii=False)
+        stored = frames.encode(frames.StoredNote(from_=author, text=text, at=at, whisper=whisper))
+        frame = frames.encode(frames.Note(conversation=conv, from_=author, text=text, at=at, whisper=whisper))
         env = envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self.keys.notes(conv), stored)
@@ -335,12 +334,13 @@ class Engine:
         Lua function as the offer itself (``offer_frame`` in _lib.lua), in one round trip."""
         return replies.texts(await self.scripts.call("offers", peer, now_ms()))
 
-    async def shift_frame(self, peer: str) -> str:
+    async def shift_frame(self, peer: str) -> frames.Shift:
+        """The peer's shift frame, as publish_shift in _lib.lua builds it."""
         h = replies.fields(await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active",
                                                                          "debrief_until"]))
         debrief = int(h[3] or 0)
-        return json.dumps({"type": "shift", "state": h[0] or "off", "capacity": int(h[1] or 0),
-                           "active": int(h[2] or 0), "debrief_until": debrief / 1000 if debrief else None})
+        return frames.Shift(state=h[0] or "off", capacity=int(h[1] or 0), active=int(h[2] or 0),
+                            debrief_until=debrief / 1000 if debrief else None)
 
     async def assigned_frame(self, conv: str, kind: str = "assigned") -> str | None:
         frame: str | None = await self.scripts.call("assigned", conv, kind)

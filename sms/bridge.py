@@ -39,7 +39,7 @@ from config.settings import Settings
 from config.textrules import is_blank
 from records import Records, replies
 from records.keyspace import Keys
-from routing import envelope
+from routing import envelope, frames
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
@@ -371,8 +371,7 @@ class SmsBridge:
         if seq >= NOTICE_SEQ_BASE:
             return
         peer = replies.text(await self.redis.hget(self.keys.conv(conv), "peer"))
-        frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
-                            **({"code": code} if code else {})})
+        frame = frames.encode(frames.Delivery(conversation=conv, seq=seq, state=state.value, code=code or None))
         k, env = self.keys, envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=False) as pipe:
             if peer:
@@ -386,8 +385,8 @@ class SmsBridge:
         conversation or monitors it sees where each text stands without a second alert.
         """
         receipts = await self.outbox.receipts(conv, [seq for seq in seqs if seq < NOTICE_SEQ_BASE])
-        return [json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
-                            **({"code": code} if code else {}), "replay": True})
+        return [frames.encode(frames.Delivery(conversation=conv, seq=seq, state=state.value, code=code or None,
+                                              replay=True))
                 for seq, (state, code) in sorted(receipts.items())]
 
     async def consume(self, worker: Worker) -> None:
