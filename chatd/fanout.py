@@ -14,6 +14,7 @@ from chatd.services import Services
 from config.logging import get_logger
 from records import replies
 from routing import envelope, frames
+from routing.states import ConvState
 
 log = get_logger(__name__)
 TICK_S = 1.0
@@ -109,23 +110,18 @@ async def build_overview(services: Services) -> str:
     async with redis.pipeline(transaction=False) as pipe:
         for p in peers:
             pipe.hmget(k.peer(p), ["state", "capacity", "active", "display"])
-        for c in live:
-            pipe.hmget(k.conv(c), ["state", "channel", "peer", "queued", "risk", "escalated", "label"])
         pipe.zcard(k.queue)
         results = await pipe.execute()
+    infos = await services.engine.infos(live)
     now_ms = int(time.time() * 1000)
     peer_rows = [frames.OverviewPeer(username=p, state=r[0] or "off", capacity=int(r[1] or 0),
                                      active=int(r[2] or 0), display_name=r[3] or p)
-                 for p, r in zip(peers, results[:len(peers)], strict=True)]
-    conv_rows = []
-    for c, r in zip(live, results[len(peers):-1], strict=True):
-        state = r[0] or ""
-        if state in ("", "new"):
-            continue
-        conv_rows.append(frames.OverviewConversation(
-            conversation=c, state=state, channel=r[1] or "", peer=r[2] or None,
-            waited_s=max(0, (now_ms - int(r[3] or now_ms)) // 1000) if r[3] else 0,
-            risk=r[4] == "1", escalated=[x for x in (r[5] or "").split(",") if x], label=r[6] or None))
+                 for p, r in zip(peers, results[:-1], strict=True)]
+    conv_rows = [frames.OverviewConversation(
+                     conversation=info.id, state=info.state.value, channel=info.channel, peer=info.peer or None,
+                     waited_s=max(0, (now_ms - info.queued_ms) // 1000) if info.queued_ms else 0,
+                     risk=info.risk, escalated=list(info.escalated), label=info.label or None)
+                 for info in infos if info is not None and info.state != ConvState.NEW]
     return frames.encode(frames.Overview(peers=peer_rows, waiting=int(results[-1]), conversations=conv_rows))
 
 

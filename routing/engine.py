@@ -104,16 +104,34 @@ class AppendResult:
 
 @dataclass(frozen=True, slots=True)
 class ConvInfo:
+    """A conversation's routing fields, typed: the one way code outside routing reads them."""
+
     id: str
     state: ConvState
     channel: str
     lang: str
-    peer: str
+    peer: str  # the assigned peer's username ("" when none)
     seq: int
     escalated: tuple[str, ...]
     risk: bool
     peer_name: str = ""  # the assigned peer's display name, as the seeker sees it
     ended_by: str = ""
+    queued_ms: int = 0  # when it was last queued (Unix ms; 0: never)
+    label: str = ""  # an SMS texter's label for peers ("" for web)
+
+
+_INFO_FIELDS = ["state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by", "queued",
+                "label"]
+
+
+def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
+    h = replies.fields(reply)
+    if h[0] is None:
+        return None
+    vals = [v or "" for v in h]
+    return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
+                    peer=vals[3], seq=int(vals[4] or 0), escalated=_reasons(vals[5]), risk=vals[6] == "1",
+                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10])
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
@@ -163,15 +181,16 @@ class Engine:
         return conv
 
     async def info(self, conv: str) -> ConvInfo | None:
-        h = replies.fields(await self.redis.hmget(self.keys.conv(conv), [
-            "state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by"]))
-        if h[0] is None:
-            return None
-        vals = [v or "" for v in h]
-        return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
-                        peer=vals[3], seq=int(vals[4] or 0),
-                        escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1",
-                        peer_name=vals[7], ended_by=vals[8])
+        """The conversation's routing fields, or None when it does not exist."""
+        return _conv_info(conv, await self.redis.hmget(self.keys.conv(conv), _INFO_FIELDS))
+
+    async def infos(self, convs: list[str]) -> list[ConvInfo | None]:
+        """:meth:`info` of each of ``convs``, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conv in convs:
+                pipe.hmget(self.keys.conv(conv), _INFO_FIELDS)
+            results = await pipe.execute()
+        return [_conv_info(conv, r) for conv, r in zip(convs, results, strict=True)]
 
     async def history(self, conv: str, after_seq: int = 0) -> list[str]:
         """Stored messages with ``seq > after_seq``, as their JSON texts, in order."""
