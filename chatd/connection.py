@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from chatd.wire import WireError, error_frame
+from chatd.wire import WireError
 from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import RecordsUnavailable
-from routing import envelope
+from routing import envelope, frames
 from routing.engine import new_id
 from routing.errors import RoutingError
 
@@ -125,7 +125,7 @@ class Connection:
             self._writer_task = self.spawn(self._writer(out), "writer")
 
     def send_error(self, code: str, message: str) -> None:
-        self.send(error_frame(code, message))
+        self.send(frames.encode(frames.Error(code=code, message=message)))
 
     def deliver(self, channel: str, data: str) -> None:
         """An envelope from the hub: drop replayed duplicates by seq, then handle the frame."""
@@ -282,7 +282,8 @@ class Connection:
         except WireError as exc:
             self.send_error(exc.code, exc.message)
         except RoutingError as exc:
-            self.send(error_frame(exc.code, exc.message, **exc.details))
+            self.send(frames.encode(frames.Error(code=exc.code, message=exc.message, offer=exc.offer,
+                                                 conversation=exc.conversation)))
         except UnicodeEncodeError:
             # A string that cannot be UTF-8 got past wire.decode (which refuses them all) and
             # failed on its way to Redis or SQLite: a bug at the edge, logged as one, but it

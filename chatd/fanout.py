@@ -8,15 +8,14 @@ Queue changes arrive as events on ``P:ev:queue``; the ticker answers them at mos
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
-from chatd import wire
 from chatd.services import Services
 from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import replies
-from routing import envelope
+from routing import envelope, frames
+from routing.states import ConvState
 
 log = get_logger(__name__)
 TICK_S = 1.0
@@ -79,13 +78,13 @@ async def _tick(services: Services) -> None:
         status = (position, peers_on)
         if status != conn.last_status:
             conn.last_status = status
-            conn.send(wire.frame("status", state="waiting", position=position, peers_on_shift=peers_on))
+            conn.send(frames.encode(frames.StatusWaiting(position=position, peers_on_shift=peers_on)))
     if services.peers:
         waiting, on = await services.engine.queue_counts()
         for peer in list(services.peers):
             if peer.last_queue != (waiting, on):
                 peer.last_queue = (waiting, on)
-                peer.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
+                peer.send(frames.encode(frames.Queue(waiting=waiting, peers_on_shift=on)))
 
 
 async def overview_loop(services: Services) -> None:
@@ -114,25 +113,19 @@ async def build_overview(services: Services) -> str:
     async with redis.pipeline(transaction=False) as pipe:
         for p in peers:
             pipe.hmget(k.peer(p), ["state", "capacity", "active", "display"])
-        for c in live:
-            pipe.hmget(k.conv(c), ["state", "channel", "peer", "queued", "risk", "escalated", "label"])
         pipe.zcard(k.queue)
         results = await pipe.execute()
+    infos = await services.engine.infos(live)
     now_ms = int(time.time() * 1000)
-    peer_rows = [{"username": p, "state": r[0] or "off", "capacity": int(r[1] or 0),
-                  "active": int(r[2] or 0), "display_name": r[3] or p}
-                 for p, r in zip(peers, results[:len(peers)], strict=True)]
-    conv_rows = []
-    for c, r in zip(live, results[len(peers):-1], strict=True):
-        state = r[0] or ""
-        if state in ("", "new"):
-            continue
-        conv_rows.append({"conversation": c, "state": state, "channel": r[1] or "", "peer": r[2] or None,
-                          "waited_s": max(0, (now_ms - int(r[3] or now_ms)) // 1000) if r[3] else 0,
-                          "risk": r[4] == "1", "escalated": [x for x in (r[5] or "").split(",") if x],
-                          "label": r[6] or None})
-    return json.dumps({"type": "overview", "peers": peer_rows, "waiting": int(results[-1]),
-                       "conversations": conv_rows}, ensure_ascii=False)
+    peer_rows = [frames.OverviewPeer(username=p, state=r[0] or "off", capacity=int(r[1] or 0),
+                                     active=int(r[2] or 0), display_name=r[3] or p)
+                 for p, r in zip(peers, results[:-1], strict=True)]
+    conv_rows = [frames.OverviewConversation(
+                     conversation=info.id, state=info.state.value, channel=info.channel, peer=info.peer or None,
+                     waited_s=max(0, (now_ms - info.queued_ms) // 1000) if info.queued_ms else 0,
+                     risk=info.risk, escalated=list(info.escalated), label=info.label or None)
+                 for info in infos if info is not None and info.state != ConvState.NEW]
+    return frames.encode(frames.Overview(peers=peer_rows, waiting=int(results[-1]), conversations=conv_rows))
 
 
 async def heartbeat(services: Services) -> None:

@@ -22,6 +22,7 @@ from chatd.services import Services
 from config.logging import get_logger
 from peers.sessions import COOKIE_NAME
 from records import RecordsError, Supporter
+from routing import frames
 from routing.engine import now_ms
 from routing.errors import RoutingError
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -61,12 +62,12 @@ class PeerConnection(Connection):
         that was away learns which of its open ones ended or went to another peer meanwhile."""
         engine = self.services.engine
         shift = await engine.shift_frame(self.user)
-        self.shift_state = ShiftState(parse_json(shift).get("state", ShiftState.OFF))
+        self.shift_state = ShiftState(shift.state)
         convs = await engine.peer_conversations(self.user)
         # A console that comes back to a shift gets its state; a fresh one starts off, and its
         # first shift frame is the answer to its first shift command.
         if self.shift_state != ShiftState.OFF or convs:
-            self.send(shift)
+            self.send(frames.encode(shift))
         for conv in convs:
             frame = await engine.assigned_frame(conv)
             if frame is not None:
@@ -77,8 +78,8 @@ class PeerConnection(Connection):
             self.send(offer)
         waiting, on = await engine.queue_counts()
         self.last_queue = (waiting, on)
-        self.send(wire.frame("queue", waiting=waiting, peers_on_shift=on))
-        self.send(wire.frame("synced", conversations=convs))
+        self.send(frames.encode(frames.Queue(waiting=waiting, peers_on_shift=on)))
+        self.send(frames.encode(frames.Synced(conversations=convs)))
 
     def _mark_history(self, conv: str, frame: str) -> dict[str, Any]:
         """Mark an assigned/monitoring frame's history as seen; returns the parsed frame."""
@@ -227,7 +228,8 @@ class PeerConnection(Connection):
         result = await self.services.engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id,
                                                    actor=self.user)
         self.mark_seen(msg.conversation, result.seq)
-        self.send(wire.frame("ack", conversation=msg.conversation, client_id=msg.client_id, seq=result.seq))
+        self.send(frames.encode(frames.PeerAck(conversation=msg.conversation, client_id=msg.client_id,
+                                               seq=result.seq)))
 
     async def _typing(self, msg: wire.PeerTyping) -> None:
         await self._require_assigned(msg.conversation)
@@ -269,7 +271,7 @@ class PeerConnection(Connection):
     async def _set_language(self, msg: wire.SetLanguage) -> None:
         await self._require_assigned(msg.conversation)
         await self.services.engine.set_language(msg.conversation, msg.lang)
-        self.send(wire.frame("language", conversation=msg.conversation, lang=msg.lang))
+        self.send(frames.encode(frames.Language(conversation=msg.conversation, lang=msg.lang)))
 
     async def _monitor(self, msg: wire.Monitor) -> None:
         self._require_supervisor()

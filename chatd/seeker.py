@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -14,6 +13,7 @@ from chatd import wire
 from chatd.connection import Connection, parse_json
 from chatd.services import Services
 from config.logging import get_logger
+from routing import frames
 from routing.errors import RoutingError
 from routing.states import ConvState
 from routing.texts import escalation_text
@@ -103,7 +103,7 @@ class SeekerConnection(Connection):
         await self.services.engine.forget(conv)
         await self.services.store.forget(conv)
         log.info("conversation.forgotten", conversation=conv)
-        self.send(wire.frame("forgotten"))
+        self.send(frames.encode(frames.Forgotten()))
 
     async def _require_ended(self, conv: str) -> None:
         info = await self.services.engine.info(conv)
@@ -132,8 +132,8 @@ class SeekerConnection(Connection):
         # Subscribe before reading history, so nothing published in between is missed.
         await self.services.hub.subscribe(self.services.keys.ch_seeker(conv), self)
         await engine.attach("seeker", conv, self.id, self.services.proc_id)
-        self.send(wire.frame("welcome", conversation=conv, resume=token, crisis_line=s.crisis_line,
-                             crisis_email=s.crisis_email, lang=info.lang))
+        self.send(frames.encode(frames.Welcome(conversation=conv, resume=token, crisis_line=s.crisis_line,
+                                               crisis_email=s.crisis_email, lang=info.lang)))
         if hello.resume is not None:
             log.info("conversation.resumed", conversation=conv)
             await self._replay(conv, hello.last_seq)
@@ -142,28 +142,29 @@ class SeekerConnection(Connection):
         """Messages after ``after_seq``, then the current status (resume and resync)."""
         engine = self.services.engine
         for stored in await engine.history(conv, after_seq):
-            seq = int(json.loads(stored)["seq"])
-            if self.mark_seen(conv, seq):
-                self.send('{"type":"message",' + stored[1:])
+            msg = frames.stored_message(stored)
+            if self.mark_seen(conv, msg.seq):
+                self.send(frames.encode(frames.SeekerMessage(seq=msg.seq, from_=msg.from_, text=msg.text, at=msg.at)))
         info = await engine.info(conv)
         if info is None:
             return
         if info.escalated:
             s = self.services.settings
             reason = info.escalated[-1]
-            self.send(wire.frame("escalation", reason=reason, crisis_line=s.crisis_line, crisis_email=s.crisis_email,
-                                 text=escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)))
+            text = escalation_text(reason, info.lang, s.crisis_line, s.crisis_email)
+            self.send(frames.encode(frames.SeekerEscalation(reason=reason, crisis_line=s.crisis_line,
+                                                            crisis_email=s.crisis_email, text=text)))
         if info.state in (ConvState.WAITING, ConvState.OFFERED):
             self.waiting = True
             (position,), peers_on = await engine.positions([conv])
             self.last_status = (position or 0, peers_on)
-            self.send(wire.frame("status", state="waiting", position=position or 0, peers_on_shift=peers_on))
+            self.send(frames.encode(frames.StatusWaiting(position=position or 0, peers_on_shift=peers_on)))
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
-            self.send(wire.frame("status", state="active", peer=info.peer_name))
+            self.send(frames.encode(frames.StatusActive(peer=info.peer_name)))
         elif info.state == ConvState.ENDED:
             self.waiting = False
-            self.send(wire.frame("ended", by=info.ended_by or "system"))
+            self.send(frames.encode(frames.SeekerEnded(by=info.ended_by or "system")))
 
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
@@ -175,7 +176,7 @@ class SeekerConnection(Connection):
                 raise RoutingError("not_allowed", "the conversation has ended") from None
             raise
         self.mark_seen(conv, result.seq)
-        self.send(wire.frame("ack", client_id=msg.client_id, seq=result.seq))
+        self.send(frames.encode(frames.SeekerAck(client_id=msg.client_id, seq=result.seq)))
         if result.queued:
             log.info("conversation.queued", conversation=conv, risk=risk)
         for reason in result.escalated:

@@ -304,17 +304,3 @@ def parse_peer(raw: str) -> PeerFrame:
     if parser is None:
         raise WireError("bad_request", f"unknown type {kind[:32]!r}")
     return parser(obj)
-
-
-def error_frame(code: str, message: str, **details: str) -> str:
-    return json.dumps({"type": "error", "code": code, "message": message, **details})
-
-
-def frame_json(**fields: Any) -> str:
-    """A JSON object's text (stored records)."""
-    return json.dumps(fields, ensure_ascii=False)
-
-
-def frame(kind: str, **fields: Any) -> str:
-    """A server frame's JSON text."""
-    return json.dumps({"type": kind, **fields}, ensure_ascii=False)

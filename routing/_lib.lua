@@ -106,21 +106,29 @@ local function waiting_status(conv)
                        peers_on_shift = redis.call('SCARD', K.on_shift)})
 end
 
+-- The offer frame of a pending offer, as of now_ms: the one place it is built, for the offer
+-- itself and for a console that reconnects while it is pending (offers.lua). nil when gone.
+local function offer_frame(offer_id, now_ms)
+  local o = redis.call('HMGET', K.offer(offer_id), 'conv', 'expires', 'from')
+  if not o[1] then return nil end
+  local c = redis.call('HMGET', K.conv(o[1]), 'channel', 'queued', 'risk')
+  local frame = {
+    type = 'offer', offer = offer_id, conversation = o[1], channel = c[1] or 'web',
+    waited_s = math.max(0, math.floor((now_ms - num(c[2])) / 1000)), risk = (c[3] == '1'),
+    expires_in_s = math.max(0, math.floor((num(o[2]) - now_ms) / 1000 + 0.5)),
+  }
+  if o[3] and o[3] ~= '' then frame.transfer_from = o[3] end
+  return cjson.encode(frame)
+end
+
 -- Create an offer of conv to user. The caller has checked conv is waiting and user has room.
 local function make_offer(conv, user, offer_id, now_ms, expires_ms, from_user)
-  local c = redis.call('HMGET', K.conv(conv), 'channel', 'queued', 'risk')
   redis.call('HSET', K.offer(offer_id), 'conv', conv, 'peer', user, 'expires', expires_ms, 'from', from_user)
   redis.call('HSET', K.conv(conv), 'state', 'offered', 'offer', offer_id)
   redis.call('HINCRBY', K.peer(user), 'offers', 1)
   redis.call('SADD', K.peer_offers(user), offer_id)
   redis.call('ZADD', K.timers, expires_ms, 'offer|' .. offer_id)
-  local frame = {
-    type = 'offer', offer = offer_id, conversation = conv, channel = c[1],
-    waited_s = math.floor((now_ms - num(c[2])) / 1000), risk = (c[3] == '1'),
-    expires_in_s = math.floor((expires_ms - now_ms) / 1000 + 0.5),
-  }
-  if from_user ~= '' then frame.transfer_from = from_user end
-  to_peer(user, conv, 0, cjson.encode(frame))
+  to_peer(user, conv, 0, offer_frame(offer_id, now_ms))
 end
 
 -- Remove an offer and undo its bookkeeping; the conversation goes back to waiting.

@@ -7,7 +7,6 @@ values; socket code never talks to Redis for routing itself.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from records import replies
 from records.keyspace import Keys
-from routing import envelope, texts
+from routing import envelope, frames, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -105,16 +104,34 @@ class AppendResult:
 
 @dataclass(frozen=True, slots=True)
 class ConvInfo:
+    """A conversation's routing fields, typed: the one way code outside routing reads them."""
+
     id: str
     state: ConvState
     channel: str
     lang: str
-    peer: str
+    peer: str  # the assigned peer's username ("" when none)
     seq: int
     escalated: tuple[str, ...]
     risk: bool
     peer_name: str = ""  # the assigned peer's display name, as the seeker sees it
     ended_by: str = ""
+    queued_ms: int = 0  # when it was last queued (Unix ms; 0: never)
+    label: str = ""  # an SMS texter's label for peers ("" for web)
+
+
+_INFO_FIELDS = ["state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by", "queued",
+                "label"]
+
+
+def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
+    h = replies.fields(reply)
+    if h[0] is None:
+        return None
+    vals = [v or "" for v in h]
+    return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
+                    peer=vals[3], seq=int(vals[4] or 0), escalated=_reasons(vals[5]), risk=vals[6] == "1",
+                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10])
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
@@ -164,15 +181,16 @@ class Engine:
         return conv
 
     async def info(self, conv: str) -> ConvInfo | None:
-        h = replies.fields(await self.redis.hmget(self.keys.conv(conv), [
-            "state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by"]))
-        if h[0] is None:
-            return None
-        vals = [v or "" for v in h]
-        return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
-                        peer=vals[3], seq=int(vals[4] or 0),
-                        escalated=tuple(r for r in vals[5].split(",") if r), risk=vals[6] == "1",
-                        peer_name=vals[7], ended_by=vals[8])
+        """The conversation's routing fields, or None when it does not exist."""
+        return _conv_info(conv, await self.redis.hmget(self.keys.conv(conv), _INFO_FIELDS))
+
+    async def infos(self, convs: list[str]) -> list[ConvInfo | None]:
+        """:meth:`info` of each of ``convs``, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conv in convs:
+                pipe.hmget(self.keys.conv(conv), _INFO_FIELDS)
+            results = await pipe.execute()
+        return [_conv_info(conv, r) for conv, r in zip(convs, results, strict=True)]
 
     async def history(self, conv: str, after_seq: int = 0) -> list[str]:
         """Stored messages with ``seq > after_seq``, as their JSON texts, in order."""
@@ -258,12 +276,13 @@ class Engine:
         """The seeker is typing: tell the assigned peer's consoles, when a peer is assigned."""
         info = await self.info(conv)
         if info is not None and info.state == ConvState.ACTIVE and info.peer:
-            frame = json.dumps({"type": "typing", "conversation": conv}, ensure_ascii=False)
+            frame = frames.encode(frames.PeerTyping(conversation=conv))
             await self.redis.publish(self.keys.ch_peer(info.peer), envelope.pack(0, conv, frame))
 
     async def peer_typing(self, conv: str) -> None:
         """The peer is typing: tell the seeker's sockets (the caller checked the assignment)."""
-        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, json.dumps({"type": "typing"})))
+        frame = frames.encode(frames.SeekerTyping())
+        await self.redis.publish(self.keys.ch_seeker(conv), envelope.pack(0, conv, frame))
 
     async def add_note(self, conv: str, author: str, text: str, *, whisper: bool, to_peer: str,
                        copy_to: str = "") -> None:
@@ -274,9 +293,8 @@ class Engine:
         whispering supervisor): on peer and monitor channels only, never on a seeker's.
         """
         at = iso_now()
-        stored = json.dumps({"from": author, "text": text, "at": at, "whisper": whisper}, ensure_ascii=False)
-        frame = json.dumps({"type": "note", "conversation": conv, "from": author, "text": text, "at": at,
-                            "whisper": whisper}, ensure_ascii=False)
+        stored = frames.encode(frames.StoredNote(from_=author, text=text, at=at, whisper=whisper))
+        frame = frames.encode(frames.Note(conversation=conv, from_=author, text=text, at=at, whisper=whisper))
         env = envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self.keys.notes(conv), stored)
@@ -331,27 +349,17 @@ class Engine:
         return sorted(replies.texts(await self.redis.smembers(self.keys.peer_convs(peer))))
 
     async def peer_offers(self, peer: str) -> list[str]:
-        """Pending offer frames of a peer (re-sent to a reconnecting console)."""
-        frames = []
-        now = now_ms()
-        for offer in replies.texts(await self.redis.smembers(self.keys.peer_offers(peer))):
-            o = replies.fields(await self.redis.hmget(self.keys.offer(offer), ["conv", "expires"]))
-            conv = o[0]
-            if conv is None:
-                continue
-            c = replies.fields(await self.redis.hmget(self.keys.conv(conv), ["channel", "queued", "risk"]))
-            frames.append(json.dumps({
-                "type": "offer", "offer": offer, "conversation": conv, "channel": c[0] or "web",
-                "waited_s": max(0, (now - int(c[1] or 0)) // 1000), "risk": c[2] == "1",
-                "expires_in_s": max(0, round((int(o[1] or 0) - now) / 1000))}))
-        return frames
+        """Pending offer frames of a peer (re-sent to a reconnecting console), built by the same
+        Lua function as the offer itself (``offer_frame`` in _lib.lua), in one round trip."""
+        return replies.texts(await self.scripts.call("offers", peer, now_ms()))
 
-    async def shift_frame(self, peer: str) -> str:
+    async def shift_frame(self, peer: str) -> frames.Shift:
+        """The peer's shift frame, as publish_shift in _lib.lua builds it."""
         h = replies.fields(await self.redis.hmget(self.keys.peer(peer), ["state", "capacity", "active",
                                                                          "debrief_until"]))
         debrief = int(h[3] or 0)
-        return json.dumps({"type": "shift", "state": h[0] or "off", "capacity": int(h[1] or 0),
-                           "active": int(h[2] or 0), "debrief_until": debrief / 1000 if debrief else None})
+        return frames.Shift(state=h[0] or "off", capacity=int(h[1] or 0), active=int(h[2] or 0),
+                            debrief_until=debrief / 1000 if debrief else None)
 
     async def assigned_frame(self, conv: str, kind: str = "assigned") -> str | None:
         frame: str | None = await self.scripts.call("assigned", conv, kind)

@@ -6,11 +6,15 @@ from __future__ import annotations
 class RoutingError(Exception):
     """A routing step was refused; ``code`` is a contract error code, ``message`` says why."""
 
-    def __init__(self, code: str, message: str, **details: str) -> None:
+    def __init__(self, code: str, message: str, *, offer: str | None = None,
+                 conversation: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.details = details  # extra fields of the error frame (e.g. which offer)
+        # Extra fields of the error frame (additions): which offer went, which conversation
+        # a refused monitor named.
+        self.offer = offer
+        self.conversation = conversation
 
 
 class IllegalTransition(RoutingError):

@@ -16,7 +16,7 @@ MAX_BATCH = 256  # calls in one pipeline at most
 # A caller gives up sooner (its own timeout); this bounds the sending task on a Redis that hangs.
 BATCH_TIMEOUT_S = 30.0
 
-SCRIPT_NAMES = ("append", "accept", "release_offer", "end", "release", "escalate",
+SCRIPT_NAMES = ("append", "offers", "accept", "release_offer", "end", "release", "escalate",
                 "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease")
 
 

@@ -40,7 +40,7 @@ from config.settings import Settings
 from config.textrules import is_blank
 from records import Records, replies
 from records.keyspace import Keys
-from routing import envelope
+from routing import envelope, frames
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
@@ -116,6 +116,17 @@ def credentials(settings: Settings) -> Credentials:
         return Credentials(sid, token, number, simulated=False)
     digest = hmac.new(settings.secret_key.encode(), b"chatd-sms-simulator", hashlib.sha256).hexdigest()
     return Credentials("AC" + digest[:32], digest[32:64], "+15550100000", simulated=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SmsFields:
+    """The bridge's own fields of an SMS conversation (routing's are :class:`routing.engine.ConvInfo`):
+    the texter's number (None once it is gone), its keyed hash, and the language texts go out in
+    (None: not known yet, texts are bilingual)."""
+
+    number: str | None
+    number_hash: str
+    lang: Language | None
 
 
 class SmsBridge:
@@ -311,7 +322,7 @@ class SmsBridge:
     async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
         await self.redis.set(self.sms_keys.lang(nhash), lang.value, ex=LANG_TTL_S)
         if conv is not None:
-            await self.redis.hset(self.keys.conv(conv), mapping={"sms_lang": lang.value, "lang": lang.value})
+            await self.engine.set_language(conv, lang.value)
 
     async def _open(self, nhash: str, number: str, lang: Language | None) -> str:
         """The number's open conversation, created if it has none (one per number).
@@ -371,9 +382,9 @@ class SmsBridge:
     async def on_delivery(self, conv: str, seq: int, state: DeliveryState, code: str | None) -> None:
         if seq >= NOTICE_SEQ_BASE:
             return
-        peer = replies.text(await self.redis.hget(self.keys.conv(conv), "peer"))
-        frame = json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
-                            **({"code": code} if code else {})})
+        info = await self.engine.info(conv)
+        peer = info.peer if info is not None else ""
+        frame = frames.encode(frames.Delivery(conversation=conv, seq=seq, state=state.value, code=code or None))
         k, env = self.keys, envelope.pack(0, conv, frame)
         async with self.redis.pipeline(transaction=False) as pipe:
             if peer:
@@ -387,9 +398,22 @@ class SmsBridge:
         conversation or monitors it sees where each text stands without a second alert.
         """
         receipts = await self.outbox.receipts(conv, [seq for seq in seqs if seq < NOTICE_SEQ_BASE])
-        return [json.dumps({"type": "delivery", "conversation": conv, "seq": seq, "state": state.value,
-                            **({"code": code} if code else {}), "replay": True})
+        return [frames.encode(frames.Delivery(conversation=conv, seq=seq, state=state.value, code=code or None,
+                                              replay=True))
                 for seq, (state, code) in sorted(receipts.items())]
+
+    # --- the bridge's own conversation fields ------------------------------------------------
+    async def sms_fields(self, conv: str) -> SmsFields:
+        h = replies.fields(await self.redis.hmget(self.keys.conv(conv), ["number", "number_hash", "sms_lang"]))
+        return SmsFields(number=h[0] or None, number_hash=h[1] or "", lang=Language(h[2]) if h[2] else None)
+
+    async def _first_queued_notice(self, conv: str) -> bool:
+        """True the first time only: the texter is told once that it is in line."""
+        return bool(await self.redis.hsetnx(self.keys.conv(conv), "sms_queued_notice", "1"))
+
+    async def _next_notice_seq(self, conv: str) -> int:
+        """A seq for one of the service's own texts, apart from the conversation's messages."""
+        return NOTICE_SEQ_BASE + int(await self.redis.hincrby(self.keys.conv(conv), "sms_notices", 1))
 
     async def consume(self, worker: Worker) -> None:
         """The worker's loop over SMS conversations' seeker-facing events, while it holds the
@@ -435,10 +459,8 @@ class SmsBridge:
         conv = event.conv
         frame: dict[str, Any] = json.loads(event.frame)
         kind = frame.get("type")
-        k = self.keys
-        h = replies.fields(await self.redis.hmget(k.conv(conv), ["number", "number_hash", "sms_lang"]))
-        number, nhash, lang_raw = h[0], h[1] or "", h[2] or ""
-        lang = Language(lang_raw) if lang_raw else None
+        fields = await self.sms_fields(conv)
+        number, nhash, lang = fields.number, fields.number_hash, fields.lang
         if kind == "ended" and nhash:
             # Only if the claim still names this conversation: a new text may have opened another.
             await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
@@ -452,7 +474,7 @@ class SmsBridge:
             if frame["from"] == "system" and lang is None:
                 text = routing_texts.bilingual(text)
         elif kind == "status" and frame.get("state") == "waiting":
-            if await self.redis.hsetnx(k.conv(conv), "sms_queued_notice", "1"):
+            if await self._first_queued_notice(conv):
                 text = self.texts.queued(lang, int(frame.get("position") or 1))
         elif kind == "escalation":
             text = self.texts.escalation(lang)
@@ -463,7 +485,7 @@ class SmsBridge:
         if text is None:
             return
         if seq is None:
-            seq = NOTICE_SEQ_BASE + int(await self.redis.hincrby(k.conv(conv), "sms_notices", 1))
+            seq = await self._next_notice_seq(conv)
         if nhash and await self.records.is_opted_out(nhash):
             await self.on_delivery(conv, seq, DeliveryState.FAILED, "21610")
             return

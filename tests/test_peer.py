@@ -533,3 +533,21 @@ async def test_a_reconnecting_console_is_told_which_conversations_are_still_its(
     again = await harness.peer("alice")
     assert (await again.next("synced"))["conversations"] == [conv2]
     assert conv1 != conv2
+
+
+async def test_an_offer_sent_again_to_a_reconnecting_console_is_the_same_offer(harness: Harness) -> None:
+    """The offer frame is built in one place: a console that reconnects while an offer of a
+    transfer is pending gets it again with every field, `transfer_from` included."""
+    await harness.start()
+    await harness.add_peer("alice")
+    await harness.add_peer("bob")
+    alice = await harness.peer("alice", capacity=1)
+    bob = await harness.peer("bob", capacity=1)
+    _, conv = await _assigned(harness, alice)
+    await alice.send(type="transfer", conversation=conv, to="bob")
+    first = await bob.next("offer", conversation=conv)
+    await bob.close()
+    again = await (await harness.peer("bob")).next("offer", conversation=conv)
+    assert again.keys() == first.keys() and again["transfer_from"] == "alice"
+    assert {k: v for k, v in again.items() if k not in ("waited_s", "expires_in_s")} == \
+        {k: v for k, v in first.items() if k not in ("waited_s", "expires_in_s")}
