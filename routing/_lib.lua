@@ -111,9 +111,9 @@ end
 local function offer_frame(offer_id, now_ms)
   local o = redis.call('HMGET', K.offer(offer_id), 'conv', 'expires', 'from')
   if not o[1] then return nil end
-  local c = redis.call('HMGET', K.conv(o[1]), 'channel', 'queued', 'risk')
+  local c = redis.call('HMGET', K.conv(o[1]), 'channel', 'queued', 'risk', 'lang')
   local frame = {
-    type = 'offer', offer = offer_id, conversation = o[1], channel = c[1] or 'web',
+    type = 'offer', offer = offer_id, conversation = o[1], channel = c[1] or 'web', lang = c[4] or 'en',
     waited_s = math.max(0, math.floor((now_ms - num(c[2])) / 1000)), risk = (c[3] == '1'),
     expires_in_s = math.max(0, math.floor((num(o[2]) - now_ms) / 1000 + 0.5)),
   }

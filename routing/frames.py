@@ -158,6 +158,7 @@ class Offer:
     offer: str
     conversation: str
     channel: str
+    lang: str  # the conversation's language (CONTRACT.md section 3)
     waited_s: int
     risk: bool
     expires_in_s: int

@@ -551,3 +551,15 @@ async def test_an_offer_sent_again_to_a_reconnecting_console_is_the_same_offer(h
     assert again.keys() == first.keys() and again["transfer_from"] == "alice"
     assert {k: v for k, v in again.items() if k not in ("waited_s", "expires_in_s")} == \
         {k: v for k, v in first.items() if k not in ("waited_s", "expires_in_s")}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_an_offer_says_the_conversation_s_language(harness: Harness, lang: str) -> None:
+    """CONTRACT.md section 3: the offer frame carries the conversation's lang."""
+    await harness.start()
+    await harness.add_peer("alice")
+    alice = await harness.peer("alice", capacity=1)
+    seeker, welcome = await harness.seeker(lang=lang)
+    await seeker.send(type="message", client_id="m1", text="bonjour" if lang == "fr" else "hello")
+    offer = await alice.next("offer", conversation=welcome["conversation"])
+    assert offer["lang"] == lang
