@@ -23,7 +23,10 @@ REDACTED_KEYS = frozenset({
     "auth_token", "signature",
 })
 # A phone-number-like run of digits anywhere in a string value (E.164 and North American forms).
-_PHONE_RE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+# A run of 10 or more digits (separators allowed) that is not part of a longer word: a hex id
+# (a conversation, a MessageSid) has letters around its digit runs and is left whole, so an
+# operator can still trace it.
+_PHONE_RE = re.compile(r"(?:\+|(?<![0-9A-Za-z]))\d[\d\s().-]{8,}\d(?![0-9A-Za-z])")
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

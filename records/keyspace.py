@@ -13,7 +13,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:conv:{c}:esc        list   "reason|ms" escalation records
     P:conv:{c}:notes      list   private notes and whispers, JSON {from, text, at, whisper}
     P:once:{id}           string a client id unique across conversations (an SMS MessageSid)
-                                 whose work is done: "conv|seq" of its message, or "done" (TTL)
+                                 whose work is done: "conv|seq" of its message, or "reply:" and
+                                 the keyword's TwiML answer (TTL)
     P:resume:{sha256}     string conversation id of a seeker resume token (token never stored)
     P:queue               zset   waiting/offered conversations, score = band * 1e13 + queued ms
                                  (routing/policy.py: queue_score)
@@ -44,6 +45,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:sms:events:processing list the frames the consumer is handling (handled again after a crash)
     P:sms:open:{nh}       string the open conversation of a number (nh: its HMAC), claimed SET NX
     P:sms:lang:{nh}       string the language a number chose, "en" or "fr" (TTL 90 days)
+    P:sms:convs:{nh}      set    the number's conversations still in Redis, open or ended and not
+                                 yet archived: what DELETE must reach besides the archive (TTL 7 days)
     P:sms:job:{c}:{seq}   hash   one peer message waiting to be sent: to, parts (JSON list), count,
                                  next (index of the next part), failing_since, attempts,
                                  last_code. Holds the phone number; deleted once sent, failed
@@ -226,6 +229,9 @@ class SmsKeys:
 
     def lang(self, number_hash: str) -> str:
         return f"{self.base}:lang:{number_hash}"
+
+    def convs(self, number_hash: str) -> str:
+        return f"{self.base}:convs:{number_hash}"
 
     # --- the outbox ---------------------------------------------------------------------------
     def job(self, conversation_id: str, seq: int) -> str:

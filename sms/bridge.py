@@ -65,7 +65,10 @@ MAX_FORM_BYTES = 1024 * 1024  # Twilio's form is a few KB; a 100 KB body is stil
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 OPEN_ATTEMPTS = 3
 ARCHIVE_DELAY_S = 60.0  # the closing text goes out before the number leaves Redis
+CONVS_TTL_S = 7 * 86400  # the number's conversations in Redis: well past any archive
 WEBHOOK_TIMEOUT_S = 0.9  # Twilio is answered within one second, whatever happens
+BAD_FORM = "bad request: not a form Twilio sends (percent-encoded UTF-8, at most 1 MiB and 1,000 fields)\n"
+REPLY_PREFIX = "reply:"  # a MessageSid done with no message stored keeps its TwiML answer after this
 MEDIA_SUFFIX = ":media"  # the client id of the line saying a text's picture was not shown: MessageSid + this
 # Twilio's message SIDs: "SM" (SMS) or "MM" (MMS) and 32 hex digits; any id-safe token is taken.
 _SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
@@ -91,7 +94,9 @@ async def _form(request: Request) -> list[tuple[str, str]] | None:
 def _media_count(raw: str) -> int:
     """Twilio's ``NumMedia``: how many pictures (or other media) came with the text; 0 when
     absent or not a number (``MediaUrl0``… are never fetched)."""
-    return min(int(raw), 10) if raw.isascii() and raw.isdigit() else 0
+    if not (raw.isascii() and raw.isdigit()):
+        return 0
+    return 10 if len(raw) > 2 else min(int(raw), 10)  # never int() of thousands of digits
 
 
 def twiml(text: str | None) -> Response:
@@ -164,7 +169,7 @@ class SmsBridge:
         """
         items = await _form(request)
         if items is None:
-            return PlainTextResponse("bad request: the form is not percent-encoded UTF-8\n", status_code=400)
+            return PlainTextResponse(BAD_FORM, status_code=400)
         if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
                                 request.url.query, items, request.headers.get("x-twilio-signature")):
             log.warning("sms.forged_webhook")
@@ -192,18 +197,25 @@ class SmsBridge:
                 body = fields.get("Body", "")[:MAX_BODY]
                 if found[0] == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
-                    # Answering again costs nothing and the first answer may never have arrived.
-                    return twiml(self.texts.help(None) if classify(body).intent == Intent.HELP else None)
+                    # Twilio retries when the first answer was lost: this one is what the texter gets.
+                    return twiml(self._answer_again(found[1], found[2], body))
                 conv, lang = found[1] or None, found[2] or None
                 reply, marked = await self._handle(nhash, number, body, sid, conv,
                                                    Language(lang) if lang else None, media)
                 if not marked:  # a stored text's last append marked it done already
-                    await self.redis.set(done, "done", ex=SID_TTL_S, nx=True)
+                    await self.redis.set(done, REPLY_PREFIX + (reply or ""), ex=SID_TTL_S, nx=True)
         except Exception as exc:
             # Not done: nothing is claimed, so Twilio's retry (503) does the work.
             log.warning("sms.inbound_failed", message_sid=sid, error=type(exc).__name__)
             return PlainTextResponse("try again\n", status_code=503)
         return twiml(reply)
+
+    def _answer_again(self, done: str, lang: str, body: str) -> str | None:
+        """The TwiML answer to a copy of a text whose work is done: the answer kept with it, or
+        for a text stored in a conversation, the crisis line again if it was HELP/AIDE."""
+        if done.startswith(REPLY_PREFIX):
+            return done[len(REPLY_PREFIX):] or None
+        return self.texts.help(Language(lang) if lang else None) if classify(body).intent == Intent.HELP else None
 
     async def _count(self, counter: str) -> None:
         with contextlib.suppress(Exception):
@@ -250,16 +262,25 @@ class SmsBridge:
             await self._forget_number(nhash, conv)
             return self.texts.deleted(lang or c.language), False
         if conv is not None and (c.intent == Intent.TEXT or not await records.is_opted_out(nhash)):
-            marked = await self._to_conversation(nhash, number, body, sid, conv, lang, media)
-            if media and not marked and is_blank(body):  # the conversation ended this very moment
-                return self.texts.media_not_shown(lang), False
-            if c.intent == Intent.HELP:
-                return self.texts.help(lang), marked
-            if c.intent == Intent.LANGUAGE and lang is None and c.language is not None:
-                # The in-line notice of a texter whose language is not known asks "Reply FR".
-                await self._set_lang(nhash, conv, c.language)
-                return self.texts.language_set(c.language), marked
-            return None, marked
+            chosen = c.language if c.intent == Intent.LANGUAGE and lang is None else None
+            if chosen is not None:
+                # The in-line notice of a texter whose language is not known asks "Reply FR". Set
+                # first: the append below marks the MessageSid done, and a retry does no more.
+                await self._set_lang(nhash, conv, chosen)
+                lang = chosen
+            try:
+                marked = await self._to_conversation(nhash, number, body, sid, conv, lang, media,
+                                                     may_open=c.intent == Intent.TEXT)
+            except RoutingError:
+                conv = None  # a keyword whose conversation ended this very moment: a keyword, below
+            else:
+                if media and not marked and is_blank(body):  # the conversation ended this very moment
+                    return self.texts.media_not_shown(lang), False
+                if c.intent == Intent.HELP:
+                    return self.texts.help(lang), marked
+                if chosen is not None:
+                    return self.texts.language_set(chosen), marked
+                return None, marked
         if c.intent == Intent.HELP:
             return self.texts.help(lang or c.language), False
         if c.intent == Intent.OPT_IN:
@@ -279,16 +300,18 @@ class SmsBridge:
         return None, await self._to_conversation(nhash, number, body, sid, None, lang, media)
 
     async def _to_conversation(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
-                               lang: Language | None, media: int) -> bool:
+                               lang: Language | None, media: int, *, may_open: bool = True) -> bool:
         """The text's words (and a line saying a picture was not shown) into the number's open
         conversation, opened and queued on first contact; each stored once per ``sid``. True
-        when the last of them was stored, which marks the ``MessageSid`` done (append.lua)."""
+        when the last of them was stored, which marks the ``MessageSid`` done (append.lua).
+        Without ``may_open`` (a keyword's word), a conversation that ended meanwhile raises
+        :class:`RoutingError` instead of opening a new one (a keyword never opens one)."""
         marked = False
         if conv is None:
             conv = await self._open(nhash, number, lang)
         if not is_blank(body):
             conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
-                                      risk=self.risk.matches(body))
+                                      risk=self.risk.matches(body), may_open=may_open)
             marked = not media
         if media:
             # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
@@ -303,12 +326,14 @@ class SmsBridge:
         return marked
 
     async def _append(self, nhash: str, number: str, conv: str, lang: Language | None, sender: str, text: str,
-                      client_id: str, *, risk: bool = False) -> str:
-        """Append to ``conv``, or to a new conversation when it ended meanwhile; its id."""
+                      client_id: str, *, risk: bool = False, may_open: bool = True) -> str:
+        """Append to ``conv``, or (``may_open``) to a new conversation when it ended meanwhile; its id."""
         engine = self.engine
         try:
             result = await engine.append(conv, sender, text, client_id=client_id, risk=risk, once_ttl_s=SID_TTL_S)
         except RoutingError:
+            if not may_open:
+                raise
             # It ended between our look and the append: open a new one for this text.
             await self._open_clear(keys=[self.sms_keys.open(nhash)], args=[conv])
             conv = await self._open(nhash, number, lang)
@@ -335,6 +360,11 @@ class SmsBridge:
         await self.engine.create_conversation(
             "sms", (lang or Language.EN).value, label=texter_label(nhash), conv_id=candidate, needs=self.needs,
             extra={"number": number, "number_hash": nhash, "sms_lang": lang.value if lang else ""})
+        # Remembered before it is claimed: DELETE reaches it from now until long after its archive.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self.sms_keys.convs(nhash), candidate)
+            pipe.expire(self.sms_keys.convs(nhash), CONVS_TTL_S)
+            await pipe.execute()
         for _ in range(OPEN_ATTEMPTS):
             if await self.redis.set(self.sms_keys.open(nhash), candidate, nx=True):
                 log.info("conversation.created", conversation=candidate, channel="sms")
@@ -354,21 +384,29 @@ class SmsBridge:
             await pipe.execute()
 
     async def _forget_number(self, nhash: str, conv: str | None) -> None:
+        """DELETE/SUPPRIMER: end the open conversation and delete the texts of every conversation
+        of the number: archived ones (records), and ones still in Redis, including one that
+        ended a moment ago and is not archived yet (its archive then keeps no text)."""
         engine, records = self.engine, self.records
         if conv is not None:
             await self.outbox.cancel_conversation(conv)
             await engine.end(conv, "seeker", outcome="deleted")
-        for old in {*(await records.forget_number(nhash)), *([conv] if conv else [])}:
+        live = set(replies.texts(await self.redis.smembers(self.sms_keys.convs(nhash))))
+        for old in {*(await records.forget_number(nhash)), *live, *([conv] if conv else [])}:
+            info = await engine.info(old)
+            if info is not None and info.state != ConvState.ENDED:
+                await self.outbox.cancel_conversation(old)
+                await engine.end(old, "seeker", outcome="deleted")
             with contextlib.suppress(RoutingError):
                 await engine.forget(old)
             await records.forget(old)
-        log.info("sms.deleted", conversation=conv)
+        log.info("sms.deleted", conversation=conv, conversations=len(live))
 
     async def status(self, request: Request) -> Response:
         """``POST /sms/status``: Twilio's delivery status callback for a text we sent."""
         items = await _form(request)
         if items is None:
-            return PlainTextResponse("bad request: the form is not percent-encoded UTF-8\n", status_code=400)
+            return PlainTextResponse(BAD_FORM, status_code=400)
         if not is_valid_request(self.creds.auth_token, self.settings.public_url, request.url.path,
                                 request.url.query, items, request.headers.get("x-twilio-signature")):
             return PlainTextResponse("invalid signature\n", status_code=403)

@@ -6,8 +6,9 @@
 -- the conversation's, else the number's remembered one.
 -- KEYS: 1 the MessageSid's once key, 2 open key, 3 number's language key.
 -- ARGV: 1 conversation key prefix ("<prefix>:conv:").
--- Returns: {'dup'} | {'ok', conv or '', lang or ''}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'dup'} end
+-- Returns: {'dup', what the once key holds, the number's language or ''} | {'ok', conv or '', lang or ''}
+local done = redis.call('GET', KEYS[1])
+if done then return {'dup', done, redis.call('GET', KEYS[3]) or ''} end
 local conv = redis.call('GET', KEYS[2])
 if conv then
   local h = redis.call('HMGET', ARGV[1] .. conv, 'state', 'sms_lang')

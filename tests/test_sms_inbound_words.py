@@ -9,9 +9,10 @@ import json
 import httpx
 import pytest
 
+from routing.archive import archive
 from sms.hashing import number_hash
 from sms.texts import Language
-from sms.twilio_server import LocalTwilio
+from sms.twilio_server import LocalTwilio, new_sid
 from tests.conftest import Harness, Running
 from tests.helpers import captured_logs, t
 from tests.test_sms_bridge import TEXTER, _bodies, _start, paired, text, twilio
@@ -201,3 +202,64 @@ async def test_a_text_that_shows_nothing_opens_nothing_and_reaches_no_one(
     await peer.none("message", within=0.5, conversation=conv, **{"from": "seeker"})
     assert [json.loads(m)["text"] for m in await srv.services.engine.history(conv)
             if json.loads(m)["from"] == "seeker"] == ["hello"]
+
+
+async def test_delete_right_after_the_end_deletes_the_texts_not_yet_archived(
+        twilio: LocalTwilio, harness: Harness) -> None:
+    """An SMS conversation is archived a minute after it ends; DELETE in that minute reaches it
+    too: nothing of its texts is left in Redis, nor in the archive made afterwards."""
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice", capacity=1)
+    conv = await paired(srv, peer, "my secret words")
+    await peer.send(type="end", conversation=conv, outcome="resolved")
+    await peer.next("ended", conversation=conv)
+    r = await text(srv, "DELETE")
+    assert "deleted" in r.text
+    assert await srv.services.engine.history(conv) == []
+    await archive(srv.services.engine, srv.services.store, srv.settings, conv)
+    assert await srv.services.store.messages(conv) == []
+    assert b"my secret words" not in srv.settings.database.read_bytes()
+
+
+async def test_a_keyword_whose_conversation_ends_that_moment_opens_nothing(
+        twilio: LocalTwilio, harness: Harness) -> None:
+    """The peer ends the chat as the texter's "Yes" arrives (the webhook saw it open): the word is
+    a keyword again, never the first text of a new conversation (CONTRACT.md section 4)."""
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice", capacity=1)
+    conv = await paired(srv, peer, "hello")
+    nhash = number_hash(srv.settings.secret_key, TEXTER)
+    assert await srv.services.engine.end(conv, "peer", actor="alice")
+    for word in ("Yes", "HELP", "START"):
+        reply, _ = await srv.services.sms._handle(nhash, TEXTER, word, new_sid(), conv, Language.EN, 0)
+        assert reply is not None, word  # answered as the keyword it is
+    assert await srv.services.sms.open_conversation(nhash) is None
+    waiting, _ = await srv.services.engine.queue_counts()
+    assert waiting == 0
+
+
+async def test_an_absurd_media_count_is_answered_not_a_500(twilio: LocalTwilio, harness: Harness) -> None:
+    srv = await _start(harness, twilio)
+    r = await text(srv, "", extra={"NumMedia": "1" * 5000})
+    assert r.status_code == 200 and "can't see pictures" in r.text
+
+
+async def test_a_retried_keyword_gets_its_first_answer_again(twilio: LocalTwilio, harness: Harness) -> None:
+    """Twilio retries a MessageSid when the first answer was lost: the retry's answer is the one
+    the texter gets, so it is the same (DELETE's confirmation, AIDE's crisis line in French)."""
+    srv = await _start(harness, twilio)
+    await text(srv, "bonjour")
+    sid = new_sid()
+    first = await text(srv, "SUPPRIMER", sid=sid)
+    assert "supprimés" in first.text
+    assert (await text(srv, "SUPPRIMER", sid=sid)).text == first.text
+    await harness.add_peer("alice")
+    peer = await harness.peer("alice", capacity=1)
+    await paired(srv, peer, "allo")
+    sid = new_sid()
+    first = await text(srv, "AIDE", sid=sid)
+    assert "Ligne 24/7" in first.text
+    again = await text(srv, "AIDE", sid=sid)
+    assert "Ligne 24/7" in again.text and "24/7 line" not in again.text
