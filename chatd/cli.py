@@ -106,7 +106,7 @@ def cmd_serve(settings: Settings) -> int:
 
 async def _ensure_demo_account(settings: Settings) -> None:
     """On embedded defaults only: a demo supervisor, so a newcomer can try both sides at once."""
-    store = await open_records(settings.database)
+    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
     try:
         if await store.list_supporters():
             return
@@ -128,7 +128,7 @@ def _require_redis(settings: Settings, command: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _open_store(settings: Settings) -> AsyncIterator[Records]:
-    store = await open_records(settings.database)
+    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
     try:
         yield store
     finally:

@@ -81,6 +81,7 @@ class Settings:
     data_dir: Path = Path("var")
     redis_url: str | None = None
     database: Path | str = Path("var/chatd.sqlite3")  # a SQLite file, or a URL (str) kept as given
+    database_busy_timeout_s: float = 30.0  # SQLite: how long a statement waits for a writer's lock
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     crisis_line: str = DEFAULT_CRISIS_LINE
@@ -162,6 +163,7 @@ class Settings:
             data_dir=data_dir,
             redis_url=redis_url,
             database=database,
+            database_busy_timeout_s=_float(env, "CHATD_DATABASE_BUSY_TIMEOUT_S", 30.0, 0.1),
             public_url=public_url,
             secret_key=secret,
             crisis_line=env.get("CHATD_CRISIS_LINE") or DEFAULT_CRISIS_LINE,

@@ -21,7 +21,7 @@ from records.interface import (
     Records,
     Supporter,
 )
-from records.sqlite import SqliteRecords
+from records.sqlite import BUSY_TIMEOUT_S, SqliteRecords
 
 __all__ = [
     "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "RecordExists", "Records",
@@ -31,8 +31,9 @@ __all__ = [
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
-async def open_records(database: str | Path) -> Records:
-    """The records at ``database``: a file path is a SQLite database (created if need be).
+async def open_records(database: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Records:
+    """The records at ``database``: a file path is a SQLite database (created if need be), whose
+    statements wait up to ``busy_timeout_s`` for another writer's lock.
 
     A URL names a database server; none is supported yet: ``postgresql://`` raises
     NotImplementedError until issue 11 adds that backend, any other scheme ValueError.
@@ -43,4 +44,4 @@ async def open_records(database: str | Path) -> Records:
             raise NotImplementedError("PostgreSQL records are not supported yet (issue 11): "
                                       "give the path of a SQLite file instead")
         raise ValueError(f"unknown database URL scheme {scheme!r}: give the path of a SQLite file")
-    return await SqliteRecords.open(Path(database))
+    return await SqliteRecords.open(Path(database), busy_timeout_s=busy_timeout_s)

@@ -130,13 +130,15 @@ class SqliteRecords:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteRecords:
-        """Open (creating the file, its directory and the tables if need be) the database at ``path``."""
+    async def open(cls, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> SqliteRecords:
+        """Open (creating the file, its directory and the tables if need be) the database at
+        ``path``. A statement waits up to ``busy_timeout_s`` for another writer's lock, then
+        raises :class:`RecordsUnavailable`."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with _translated():
             # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
-            db = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            await db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            db = await aiosqlite.connect(str(path), timeout=busy_timeout_s, isolation_level=None)
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")

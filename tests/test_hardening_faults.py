@@ -210,14 +210,12 @@ async def test_archive_and_survey_wait_out_a_locked_database(harness: Harness) -
     await s2.next("ack")
 
 
-async def test_database_locked_past_its_timeout_costs_no_socket(harness: Harness,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_database_locked_past_its_timeout_costs_no_socket(harness: Harness) -> None:
     """Another process holds SQLite's write lock longer than the busy timeout (shortened here):
     actions live in Redis and still happen (an accept assigns, a break starts; their records
     are lost and logged); a survey, which only the database keeps, gets "unavailable" and is
     stored when retried after the lock goes; no socket closes."""
-    monkeypatch.setattr("records.sqlite.BUSY_TIMEOUT_S", 0.3)
-    srv = await harness.start()
+    srv = await harness.start(database_busy_timeout_s=0.3)
     await harness.add_peer("locked")
     console = await harness.peer("locked", capacity=1)
     seeker, welcome = await harness.seeker()

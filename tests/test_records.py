@@ -123,10 +123,9 @@ async def test_a_taken_username_raises_record_exists(records: Records) -> None:
 
 
 async def test_a_database_locked_past_its_timeout_raises_records_unavailable(
-        database: str | Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        database: str | Path) -> None:
     """SQLite: another connection holds the write lock past the busy timeout (shortened here)."""
-    monkeypatch.setattr("records.sqlite.BUSY_TIMEOUT_S", 0.2)
-    opened = await open_records(database)
+    opened = await open_records(database, busy_timeout_s=0.2)
     blocker = sqlite3.connect(database, isolation_level=None, timeout=0)
     try:
         blocker.execute("BEGIN IMMEDIATE")
