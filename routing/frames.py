@@ -179,8 +179,9 @@ class Released:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Assigned:
-    type: ClassVar[str] = "assigned"
+class _ConversationView:
+    """What a console needs to show a whole conversation (assigned_frame in _lib.lua)."""
+
     conversation: str
     channel: str
     risk: bool
@@ -192,20 +193,17 @@ class Assigned:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Monitoring:
+class Assigned(_ConversationView):
+    type: ClassVar[str] = "assigned"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Monitoring(_ConversationView):
     """A supervisor's view: the assigned frame's fields plus the state and the peer's name."""
 
     type: ClassVar[str] = "monitoring"
     state: str
     peer_name: str
-    conversation: str
-    channel: str
-    risk: bool
-    label: str | None
-    lang: str
-    escalated: list[str]
-    notes: list[StoredNote]
-    history: list[StoredMessage]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
