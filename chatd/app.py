@@ -24,7 +24,7 @@ from chatd.sms_plugin import start_sms
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
-from records import open_records
+from records import SchemaMode, open_records
 from records.keyspace import Keys
 from routing.engine import Engine, new_id
 from routing.risk import RiskMatcher
@@ -95,13 +95,17 @@ class ChatdApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web: bool = True) -> Starlette:
-    """The app for ``serve`` (web and worker), ``web`` or ``worker`` (run_web False: ops routes only)."""
+def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web: bool = True,
+               schema: SchemaMode = "migrate") -> Starlette:
+    """The app for ``serve`` (web and worker), ``web`` or ``worker`` (run_web False: ops routes only).
+
+    ``schema``: what its lifespan does with the database's schema (records.SchemaMode): ``serve``
+    migrates, ``web`` and ``worker`` refuse a schema that is not theirs (SchemaMismatch)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect_redis(redis_url)
-        store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
+        store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
         hub = Hub(redis, [keys.ch_queue, keys.ch_sup])

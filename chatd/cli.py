@@ -1,4 +1,4 @@
-"""The ``chatd`` command: serve, web, worker, supporters, purge (CONTRACT.md section 1)."""
+"""The ``chatd`` command: serve, web, worker, migrate, supporters, purge (CONTRACT.md sections 1 and 8)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from config.textrules import find_unencodable
 from peers import accounts
 from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
-from records import Records, open_records
+from records import Records, RecordsError, SchemaMismatch, open_records
 from records.keyspace import Keys
 from routing import envelope
 from routing.archive import purge
@@ -59,7 +59,8 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
 
 
 def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:
-    app = create_app(settings, redis_url, run_worker=worker, run_web=web)
+    # serve migrates by itself; web (and worker, below) checked the schema before starting.
+    app = create_app(settings, redis_url, run_worker=worker, run_web=web, schema="migrate" if worker else "check")
     server = _uvicorn(app, settings)
     log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
     server.run()
@@ -77,7 +78,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 async def _worker_main(settings: Settings, redis_url: str) -> int:
     """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
-    app = create_app(settings, redis_url, run_worker=True, run_web=False)
+    app = create_app(settings, redis_url, run_worker=True, run_web=False, schema="check")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -168,15 +169,18 @@ async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
         if not args.password_stdin:
             print("chatd: give the password on standard input with --password-stdin", file=sys.stderr)
             return 2
+        languages = accounts.parse_languages(args.languages)
         password = _read_password()  # before the database is opened: a bad one writes nothing
     async with _open_store(settings) as store:
         if args.action == "add":
-            await accounts.create(store, args.username, args.display_name, args.role, args.trained, password)
-            print(f"added {args.username} ({args.role}{', trained' if args.trained else ''})")
+            await accounts.create(store, args.username, args.display_name, args.role, args.trained, password,
+                                  languages)
+            print(f"added {args.username} ({args.role}{', trained' if args.trained else ''}; "
+                  f"speaks {','.join(languages)})")
         elif args.action == "list":
             for s in await store.list_supporters():
                 flags = ", ".join(f for f, on in (("trained", s.trained), ("disabled", s.disabled)) if on)
-                print(f"{s.username}\t{s.display_name}\t{s.role}\t{flags}")
+                print(f"{s.username}\t{s.display_name}\t{s.role}\t{','.join(s.languages)}\t{flags}")
         elif args.action == "set-trained":
             await accounts.set_flags(store, args.username, trained=True)
             print(f"{args.username} is marked trained")
@@ -185,6 +189,28 @@ async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
             await _kick_user(settings, args.username)
             print(f"{args.username} is disabled; its sessions have ended")
     return 0
+
+
+async def cmd_migrate(settings: Settings) -> int:
+    """Create or upgrade the database's schema, and say what was done."""
+    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="any")
+    try:
+        before = await store.schema_version()
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    if not applied:
+        print(f"database schema is up to date (version {before})")
+    else:
+        print(f"database schema upgraded from version {before} to {applied[-1].version}: "
+              f"applied {', '.join(m.label for m in applied)}")
+    return 0
+
+
+async def _check_schema(settings: Settings) -> None:
+    """Raise SchemaMismatch (one line naming ``chatd migrate``) unless the schema is this code's."""
+    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="check")
+    await store.close()
 
 
 async def cmd_purge(settings: Settings) -> int:
@@ -201,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="web server and worker in one process (embedded Redis unless CHATD_REDIS_URL)")
     sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL)")
     sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
+    sub.add_parser("migrate", help="create or upgrade the database's schema")
     sub.add_parser("purge", help="apply the retention policy now")
     sup = sub.add_parser("supporters", help="peer supporter accounts")
     ssub = sup.add_subparsers(dest="action", required=True)
@@ -209,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", required=True)
     add.add_argument("--role", choices=accounts.ROLES, default="peer")
     add.add_argument("--trained", action="store_true")
+    add.add_argument("--languages", default=",".join(accounts.LANGUAGES),
+                     help="the languages the account takes chats in: en, fr or en,fr (default)")
     add.add_argument("--password-stdin", action="store_true")
     ssub.add_parser("list", help="list accounts")
     for name in ("set-trained", "disable"):
@@ -231,17 +260,26 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_format, settings.log_level)
         if args.command == "serve":
             return cmd_serve(settings)
+        if args.command == "migrate":
+            return asyncio.run(cmd_migrate(settings))
         if args.command == "web":
-            return _run_server(settings, _require_redis(settings, "web"), web=True, worker=False)
+            redis_url = _require_redis(settings, "web")
+            asyncio.run(_check_schema(settings))
+            return _run_server(settings, redis_url, web=True, worker=False)
         if args.command == "worker":
-            return _run_loop(_worker_main(settings, _require_redis(settings, "worker")))
+            redis_url = _require_redis(settings, "worker")
+            asyncio.run(_check_schema(settings))
+            return _run_loop(_worker_main(settings, redis_url))
         if args.command == "supporters":
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "purge":
             return asyncio.run(cmd_purge(settings))
-    except (SettingsError, EmbeddedRedisError, PeersError) as exc:
+    except (SettingsError, EmbeddedRedisError, PeersError, SchemaMismatch) as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 2
+    except RecordsError as exc:
+        print(f"chatd: the database could not be used: {exc}", file=sys.stderr)
+        return 1
     return 2
 
 

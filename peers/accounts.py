@@ -12,11 +12,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from config.textrules import is_blank
 from peers.errors import AccountExists, InvalidAccount, NoSuchAccount
 from records import RecordExists, Records, Supporter
+from records.interface import DEFAULT_LANGUAGES
 
 # OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ROLES = ("peer", "supervisor", "admin")
+LANGUAGES = DEFAULT_LANGUAGES  # contract section 3: "en", "fr"
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 # Verified when the username is unknown, so a wrong username costs the same time as a wrong password.
@@ -34,12 +36,28 @@ def validate(username: str, display_name: str, role: str, password: str) -> None
         raise InvalidAccount(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters")
 
 
+def parse_languages(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The languages an account speaks, from ``"en,fr"`` (the CLI) or ``["fr", "en"]`` (JSON):
+    at least one of ``LANGUAGES``, each once, returned in ``LANGUAGES`` order.
+
+    Raises InvalidAccount for anything else (an unknown code, none, a repeat)."""
+    items = [v.strip().lower() for v in value.split(",")] if isinstance(value, str) else list(value)
+    if not items or any(not isinstance(v, str) or v not in LANGUAGES for v in items) or len(set(items)) != len(items):
+        raise InvalidAccount(f"languages: one or more of {', '.join(LANGUAGES)}, each once (for example en,fr)")
+    return tuple(code for code in LANGUAGES if code in items)
+
+
 async def create(store: Records, username: str, display_name: str, role: str, trained: bool,
-                 password: str) -> None:
+                 password: str, languages: tuple[str, ...] = DEFAULT_LANGUAGES) -> None:
+    """Create an enabled account; ``languages`` as :func:`parse_languages` returns them.
+
+    Raises InvalidAccount for a bad field, AccountExists when the username is taken."""
     validate(username, display_name, role, password)
+    languages = parse_languages(languages)
     hashed = await asyncio.to_thread(HASHER.hash, password)
     try:
-        await store.add_supporter(username, display_name.strip(), role, trained, hashed, int(time.time() * 1000))
+        await store.add_supporter(username, display_name.strip(), role, trained, hashed, int(time.time() * 1000),
+                                  languages)
     except RecordExists:
         raise AccountExists(f"an account named {username!r} already exists") from None
 

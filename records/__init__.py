@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from records.errors import RecordExists, RecordsError, RecordsUnavailable
+from records.errors import RecordExists, RecordsError, RecordsUnavailable, SchemaMismatch
 from records.interface import (
     ArchivedMessage,
     ArchivedNote,
@@ -19,21 +19,26 @@ from records.interface import (
     ConversationRecord,
     Escalation,
     Records,
+    SchemaMode,
     Supporter,
 )
+from records.migrations import Migration
 from records.sqlite import BUSY_TIMEOUT_S, SqliteRecords
 
 __all__ = [
-    "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "RecordExists", "Records",
-    "RecordsError", "RecordsUnavailable", "Supporter", "open_records",
+    "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "Migration", "RecordExists",
+    "Records", "RecordsError", "RecordsUnavailable", "SchemaMismatch", "SchemaMode", "Supporter", "open_records",
 ]
 
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
-async def open_records(database: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Records:
+async def open_records(database: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                       schema: SchemaMode = "migrate") -> Records:
     """The records at ``database``: a file path is a SQLite database (created if need be), whose
-    statements wait up to ``busy_timeout_s`` for another writer's lock.
+    statements wait up to ``busy_timeout_s`` for another writer's lock. ``schema`` says what to
+    do with the database's schema version (records.interface.SchemaMode); "check" raises
+    SchemaMismatch with one line naming ``chatd migrate``.
 
     A URL names a database server; none is supported yet: ``postgresql://`` raises
     NotImplementedError until issue 11 adds that backend, any other scheme ValueError.
@@ -44,4 +49,4 @@ async def open_records(database: str | Path, *, busy_timeout_s: float = BUSY_TIM
             raise NotImplementedError("PostgreSQL records are not supported yet (issue 11): "
                                       "give the path of a SQLite file instead")
         raise ValueError(f"unknown database URL scheme {scheme!r}: give the path of a SQLite file")
-    return await SqliteRecords.open(Path(database), busy_timeout_s=busy_timeout_s)
+    return await SqliteRecords.open(Path(database), busy_timeout_s=busy_timeout_s, schema=schema)

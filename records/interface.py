@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, Required, TypedDict
+from typing import Literal, NamedTuple, Protocol, Required, TypedDict
+
+from records.migrations import Migration
+
+# What ``open_records`` does with the database's schema: apply pending migrations ("migrate",
+# ``chatd serve`` and the commands), refuse a schema that is not this code's ("check", ``chatd
+# web`` and ``chatd worker``: raises SchemaMismatch), or leave it as it is ("any", ``chatd migrate``).
+SchemaMode = Literal["migrate", "check", "any"]
+
+# A supporter speaks these unless told otherwise (contract section 3: "default both").
+DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "fr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +42,7 @@ class Supporter:
     trained: bool
     disabled: bool
     password_hash: str  # argon2id (peers/accounts.py); the password itself is never stored
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # "en", "fr": the languages it takes chats in
 
     @property
     def is_supervisor(self) -> bool:
@@ -116,10 +127,21 @@ class Records(Protocol):
     async def ping(self) -> None:
         """Return when the database answers (readiness); raises ``RecordsUnavailable`` if not."""
 
+    # --- schema -----------------------------------------------------------------------------
+    async def schema_version(self) -> int:
+        """The version of the newest migration applied (records/migrations); 0: no schema yet."""
+
+    async def migrate(self) -> list[Migration]:
+        """Apply the pending migrations, each whole or not at all, and return them (empty: the
+        schema was current). Safe when several processes migrate at once. Raises
+        ``SchemaMismatch`` when the database is newer than this code."""
+
     # --- supporters -------------------------------------------------------------------------
     async def add_supporter(self, username: str, display_name: str, role: str, trained: bool,
-                            password_hash: str, now_ms: int) -> None:
-        """Create an account (enabled). Raises ``RecordExists`` when the username is taken."""
+                            password_hash: str, now_ms: int,
+                            languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
+        """Create an account (enabled) speaking ``languages`` (validated by the caller, in
+        ``DEFAULT_LANGUAGES`` order). Raises ``RecordExists`` when the username is taken."""
 
     async def get_supporter(self, username: str) -> Supporter | None:
         """The account, disabled or not; None when there is none."""
@@ -127,10 +149,11 @@ class Records(Protocol):
     async def list_supporters(self) -> list[Supporter]:
         """Every account, by username."""
 
-    async def update_supporter(self, username: str, *, trained: bool | None = None,
-                               disabled: bool | None = None, password_hash: str | None = None) -> bool:
-        """Change the flags or password hash given (None: unchanged); False when there is no
-        such account."""
+    async def update_supporter(self, username: str, *, display_name: str | None = None, role: str | None = None,
+                               trained: bool | None = None, disabled: bool | None = None,
+                               password_hash: str | None = None, languages: Sequence[str] | None = None) -> bool:
+        """Change the fields given (None: unchanged), validated by the caller; False when there
+        is no such account."""
 
     # --- shifts and audit -------------------------------------------------------------------
     async def shift_started(self, username: str, capacity: int, now_ms: int) -> None:

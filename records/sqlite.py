@@ -12,84 +12,27 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
 
+from records import migrations
 from records.errors import RecordExists, RecordsError, RecordsUnavailable
-from records.interface import ArchivedMessage, ArchivedNote, AuditEntry, ConversationRecord, Supporter
+from records.interface import (
+    DEFAULT_LANGUAGES,
+    ArchivedMessage,
+    ArchivedNote,
+    AuditEntry,
+    ConversationRecord,
+    SchemaMode,
+    Supporter,
+)
+from records.migrations import Migration
 
 BUSY_TIMEOUT_S = 30.0
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS supporters (
-    username      TEXT PRIMARY KEY,
-    display_name  TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ('peer', 'supervisor', 'admin')),
-    trained       INTEGER NOT NULL DEFAULT 0,
-    disabled      INTEGER NOT NULL DEFAULT 0,
-    password_hash TEXT NOT NULL,
-    created_ms    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS shifts (
-    id         INTEGER PRIMARY KEY,
-    username   TEXT NOT NULL,
-    started_ms INTEGER NOT NULL,
-    ended_ms   INTEGER,
-    capacity   INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id           TEXT PRIMARY KEY,
-    channel      TEXT,
-    lang         TEXT,
-    created_ms   INTEGER,
-    queued_ms    INTEGER,
-    accepted_ms  INTEGER,
-    ended_ms     INTEGER,
-    ended_by     TEXT,
-    outcome      TEXT,
-    wait_s       REAL,
-    peer         TEXT,
-    escalations  TEXT,
-    risk         INTEGER,
-    survey       INTEGER,
-    label        TEXT,
-    number_hash  TEXT,
-    forgotten    INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS conversations_ended ON conversations (ended_ms);
-CREATE TABLE IF NOT EXISTS messages (
-    conversation TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    sender       TEXT NOT NULL,
-    text         TEXT NOT NULL,
-    at           TEXT NOT NULL,
-    PRIMARY KEY (conversation, seq)
-);
-CREATE TABLE IF NOT EXISTS notes (
-    conversation TEXT NOT NULL,
-    n            INTEGER NOT NULL,
-    author       TEXT NOT NULL,
-    text         TEXT NOT NULL,
-    at           TEXT NOT NULL,
-    whisper      INTEGER NOT NULL,
-    PRIMARY KEY (conversation, n)
-);
-CREATE TABLE IF NOT EXISTS sms_optouts (
-    number_hash TEXT PRIMARY KEY,
-    at_ms       INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id           INTEGER PRIMARY KEY,
-    at_ms        INTEGER NOT NULL,
-    actor        TEXT NOT NULL,
-    action       TEXT NOT NULL,
-    conversation TEXT,
-    detail       TEXT
-);
-"""
 
 
 _UNIQUE = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
@@ -130,10 +73,14 @@ class SqliteRecords:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> SqliteRecords:
-        """Open (creating the file, its directory and the tables if need be) the database at
-        ``path``. A statement waits up to ``busy_timeout_s`` for another writer's lock, then
-        raises :class:`RecordsUnavailable`."""
+    async def open(cls, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                   schema: SchemaMode = "migrate") -> SqliteRecords:
+        """Open (creating the file and its directory if need be) the database at ``path``.
+
+        ``schema``: "migrate" applies pending migrations, "check" raises SchemaMismatch unless
+        the schema is this code's, "any" leaves it as it is (``chatd migrate`` reads it first).
+        A statement waits up to ``busy_timeout_s`` for another writer's lock, then raises
+        :class:`RecordsUnavailable`."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with _translated():
             # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
@@ -145,11 +92,39 @@ class SqliteRecords:
             # Deleted texts are overwritten, not left in free pages (forget, DELETE, retention).
             await db.execute("PRAGMA secure_delete = ON")
         records = cls(db)
-        async with records._write():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    await db.execute(statement)
+        try:
+            if schema == "migrate":
+                await records.migrate()
+            elif schema == "check":
+                migrations.require_current("sqlite", await records.schema_version())
+        except BaseException:
+            await records.close()
+            raise
         return records
+
+    async def schema_version(self) -> int:
+        if await self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (migrations.TABLE,)) is None:
+            return 0
+        row = await self._one(f"SELECT COALESCE(MAX(version), 0) FROM {migrations.TABLE}")  # noqa: S608
+        return int(row[0]) if row is not None else 0
+
+    async def migrate(self) -> list[Migration]:
+        """Apply the pending migrations in one write transaction: BEGIN IMMEDIATE makes a second
+        process that migrates at the same time wait, then find nothing left to do."""
+        applied: list[Migration] = []
+        async with self._write() as db:
+            await db.execute(f"CREATE TABLE IF NOT EXISTS {migrations.TABLE} (version INTEGER PRIMARY KEY,"
+                             " name TEXT NOT NULL, applied_ms INTEGER NOT NULL)")
+            async with db.execute(f"SELECT COALESCE(MAX(version), 0) FROM {migrations.TABLE}") as cur:  # noqa: S608
+                row = await cur.fetchone()
+            for migration in migrations.pending("sqlite", int(row[0]) if row is not None else 0):
+                for statement in migrations.sqlite_statements(migration.sql):
+                    await db.execute(statement)
+                await db.execute(f"INSERT INTO {migrations.TABLE} (version, name, applied_ms)"  # noqa: S608
+                                 " VALUES (?, ?, ?)", (migration.version, migration.name, int(time.time() * 1000)))
+                applied.append(migration)
+        return applied
 
     async def close(self) -> None:
         async with self._lock:
@@ -188,30 +163,36 @@ class SqliteRecords:
 
     # --- supporters -------------------------------------------------------------------------
     async def add_supporter(self, username: str, display_name: str, role: str, trained: bool,
-                            password_hash: str, now_ms: int) -> None:
+                            password_hash: str, now_ms: int,
+                            languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
         async with self._write() as db:
             await db.execute(
                 "INSERT INTO supporters (username, display_name, role, trained, disabled, password_hash,"
-                " created_ms) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                (username, display_name, role, int(trained), password_hash, now_ms))
+                " created_ms, languages) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                (username, display_name, role, int(trained), password_hash, now_ms, ",".join(languages)))
+
+    _SUPPORTER = "SELECT username, display_name, role, trained, disabled, password_hash, languages FROM supporters"
+
+    @staticmethod
+    def _supporter(row: sqlite3.Row) -> Supporter:
+        return Supporter(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5], tuple(row[6].split(",")))
 
     async def get_supporter(self, username: str) -> Supporter | None:
-        row = await self._one("SELECT username, display_name, role, trained, disabled, password_hash"
-                              " FROM supporters WHERE username = ?", (username,))
-        if row is None:
-            return None
-        return Supporter(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+        row = await self._one(f"{self._SUPPORTER} WHERE username = ?", (username,))
+        return None if row is None else self._supporter(row)
 
     async def list_supporters(self) -> list[Supporter]:
-        rows = await self._all("SELECT username, display_name, role, trained, disabled, password_hash"
-                               " FROM supporters ORDER BY username")
-        return [Supporter(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows]
+        return [self._supporter(r) for r in await self._all(f"{self._SUPPORTER} ORDER BY username")]
 
-    async def update_supporter(self, username: str, *, trained: bool | None = None,
-                               disabled: bool | None = None, password_hash: str | None = None) -> bool:
+    async def update_supporter(self, username: str, *, display_name: str | None = None, role: str | None = None,
+                               trained: bool | None = None, disabled: bool | None = None,
+                               password_hash: str | None = None, languages: Sequence[str] | None = None) -> bool:
         sets: list[str] = []
         params: list[Any] = []
-        for column, value in (("trained", trained), ("disabled", disabled), ("password_hash", password_hash)):
+        changes: tuple[tuple[str, Any], ...] = (
+            ("display_name", display_name), ("role", role), ("trained", trained), ("disabled", disabled),
+            ("password_hash", password_hash), ("languages", None if languages is None else ",".join(languages)))
+        for column, value in changes:
             if value is not None:
                 sets.append(f"{column} = ?")
                 params.append(int(value) if isinstance(value, bool) else value)

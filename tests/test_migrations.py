@@ -1,0 +1,130 @@
+"""Schema migrations: a new database gets the whole schema, an old one is upgraded keeping its
+records, ``chatd migrate`` says what it did, and ``web``/``worker`` refuse a schema not theirs."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from records import SchemaMismatch, open_records
+from records.migrations import latest, migrations, sqlite_statements
+
+# The schema chatd created before versioned migrations (the old SCHEMA constant, abridged to the
+# table the later migrations change and one more), with a row in each.
+LEGACY = """
+CREATE TABLE supporters (username TEXT PRIMARY KEY, display_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('peer', 'supervisor', 'admin')), trained INTEGER NOT NULL DEFAULT 0,
+    disabled INTEGER NOT NULL DEFAULT 0, password_hash TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE sms_optouts (number_hash TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+INSERT INTO supporters VALUES ('alice', 'Alice', 'peer', 1, 0, 'hash', 1);
+INSERT INTO sms_optouts VALUES ('abc', 2);
+"""
+
+
+def _chatd(*args: str, database: Path, tmp_path: Path, extra: dict[str, str] | None = None,
+           stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHATD_DATA_DIR": str(tmp_path / "var"), "CHATD_DATABASE": str(database),
+           "CHATD_SECRET_KEY": "k" * 32, **(extra or {})}
+    return subprocess.run([sys.executable, "-m", "chatd", *args], env=env, cwd=tmp_path, input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_dialects_have_the_same_versions_numbered_without_gaps(dialect: str) -> None:
+    found = migrations(dialect)  # type: ignore[arg-type]
+    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    assert [m.name for m in found] == [m.name for m in migrations("sqlite")]
+
+
+def test_sqlite_statements_split_where_sqlite_says_a_statement_ends() -> None:
+    script = "-- a comment; with a semicolon\nCREATE TABLE t (x TEXT DEFAULT 'a;b');\n\nINSERT INTO t VALUES ('c;');\n"
+    assert sqlite_statements(script) == ["-- a comment; with a semicolon\nCREATE TABLE t (x TEXT DEFAULT 'a;b');",
+                                         "INSERT INTO t VALUES ('c;');"]
+    with pytest.raises(RuntimeError, match="incomplete"):
+        sqlite_statements("CREATE TABLE t (x TEXT")
+
+
+async def test_a_new_database_gets_every_migration_and_a_second_migrate_does_nothing(tmp_path: Path) -> None:
+    store = await open_records(tmp_path / "new.sqlite3")
+    try:
+        assert await store.schema_version() == latest("sqlite")
+        assert await store.migrate() == []
+        await store.add_supporter("bob", "Bob", "peer", True, "hash", 0, ("fr",))
+        bob = await store.get_supporter("bob")
+        assert bob is not None and bob.languages == ("fr",)
+    finally:
+        await store.close()
+
+
+async def test_a_database_from_before_migrations_is_upgraded_with_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(LEGACY)
+    with pytest.raises(SchemaMismatch, match=r"version 0 .* needs version .*chatd migrate"):
+        await open_records(path, schema="check")
+    store = await open_records(path, schema="any")
+    try:
+        assert await store.schema_version() == 0
+        applied = await store.migrate()
+        assert [m.version for m in applied] == list(range(1, latest("sqlite") + 1))
+        alice = await store.get_supporter("alice")
+        assert alice is not None and alice.trained and alice.languages == ("en", "fr")
+        assert await store.is_opted_out("abc")
+    finally:
+        await store.close()
+    checked = await open_records(path, schema="check")
+    await checked.close()
+
+
+async def test_a_schema_newer_than_the_code_is_refused_even_by_migrate(tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite3"
+    store = await open_records(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_migrations VALUES (?, 'from_the_future', 0)", (latest("sqlite") + 1,))
+    for mode in ("migrate", "check"):
+        with pytest.raises(SchemaMismatch, match="newer than this chatd"):
+            await open_records(path, schema=mode)  # type: ignore[arg-type]
+
+
+def test_chatd_migrate_says_what_it_did_and_web_and_worker_refuse_an_old_schema(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(LEGACY)
+    # A Redis URL nobody listens on: the schema is checked before anything else is started.
+    redis = {"CHATD_REDIS_URL": "redis://127.0.0.1:9/0"}
+    for command in ("web", "worker"):
+        refused = _chatd(command, database=path, tmp_path=tmp_path, extra=redis)
+        assert refused.returncode == 2, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "chatd migrate" in lines[0], refused.stderr
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None
+    done = _chatd("migrate", database=path, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"from version 0 to {latest('sqlite')}" in done.stdout and "0002_languages" in done.stdout
+    again = _chatd("migrate", database=path, tmp_path=tmp_path)
+    assert again.stdout.strip() == f"database schema is up to date (version {latest('sqlite')})"
+
+
+def test_cli_languages_are_stored_listed_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    added = _chatd("supporters", "add", "claire", "--display-name", "Claire", "--trained", "--languages", "FR",
+                   "--password-stdin", database=path, tmp_path=tmp_path, stdin="a long enough password\n")
+    assert added.returncode == 0, added.stderr
+    default = _chatd("supporters", "add", "dan", "--display-name", "Dan", "--password-stdin",
+                     database=path, tmp_path=tmp_path, stdin="a long enough password\n")
+    assert default.returncode == 0, default.stderr
+    listed = _chatd("supporters", "list", database=path, tmp_path=tmp_path).stdout.splitlines()
+    assert listed[0].split("\t")[:4] == ["claire", "Claire", "peer", "fr"]
+    assert listed[1].split("\t")[:4] == ["dan", "Dan", "peer", "en,fr"]
+    for bad in ("de", "", "en,en", "en;fr"):
+        refused = _chatd("supporters", "add", "erin", "--display-name", "Erin", "--languages", bad,
+                         "--password-stdin", database=path, tmp_path=tmp_path, stdin="a long enough password\n")
+        assert refused.returncode == 2 and "languages" in refused.stderr, (bad, refused.stderr)
+    assert len(_chatd("supporters", "list", database=path, tmp_path=tmp_path).stdout.splitlines()) == 2
