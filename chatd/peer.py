@@ -300,8 +300,11 @@ class PeerConnection(Connection):
         info = await self.services.engine.info(msg.conversation)
         if info is None or info.state != ConvState.ACTIVE or not info.peer:
             raise RoutingError("not_available", "that conversation has no assigned peer")
+        # A monitoring supervisor gets the whisper on the monitor channel; a copy on its own
+        # channel too would show it twice.
+        copy_to = "" if msg.conversation in self.monitoring else self.user
         await self.services.engine.add_note(msg.conversation, self.supporter.display_name, msg.text, whisper=True,
-                                            to_peer=info.peer, copy_to=self.user)
+                                            to_peer=info.peer, copy_to=copy_to)
         await self._audit(self.user, "whisper", msg.conversation, "", now_ms())
 
     # Each client frame's handler, by the frame's class (chatd/wire.py parses and checks it).

@@ -389,6 +389,26 @@ async def test_supervisor_monitors_live_conversation_read_only(harness: Harness)
     assert refused["code"] == "not_available" and refused["conversation"] == "0" * 32
 
 
+async def test_a_whisper_reaches_the_whispering_supervisor_once_monitoring_or_not(harness: Harness) -> None:
+    """The whisperer sees its own whisper exactly once: through the monitor channel while it
+    monitors the conversation, through its own channel while it does not (it used to get both)."""
+    await harness.start()
+    await harness.add_peer("alice")
+    await harness.add_peer("sup", role="supervisor")
+    alice = await harness.peer("alice", capacity=1)
+    sup = await harness.peer("sup")
+    _seeker, conv = await _assigned(harness, alice)
+    await sup.send(type="whisper", conversation=conv, text="not monitoring yet")
+    await alice.next("note", conversation=conv, text="not monitoring yet", whisper=True)
+    await sup.next("note", conversation=conv, text="not monitoring yet", whisper=True)
+    await sup.send(type="monitor", conversation=conv)
+    await sup.next("monitoring", conversation=conv)
+    await sup.send(type="whisper", conversation=conv, text="ask about safety")
+    await alice.next("note", conversation=conv, text="ask about safety", whisper=True)
+    await sup.next("note", conversation=conv, text="ask about safety", whisper=True)
+    await sup.none("note", within=1.0, conversation=conv)
+
+
 async def test_monitor_again_after_the_end_is_refused_naming_the_conversation(harness: Harness) -> None:
     """A reconnecting console asks again for each monitored conversation: the refusal of one
     that ended meanwhile says which (addition), so the console marks that tab alone."""
