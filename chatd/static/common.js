@@ -131,7 +131,8 @@ export class SeenSeqs {
  * before the server has numbered it), acks (which give it its seq), and message frames,
  * live or replayed after a resume (which can repeat what is already shown). Every
  * numbered item is kept in bySeq, so a frame with a known seq is dropped; an own
- * message replayed before its ack arrives is matched to the pending one by text.
+ * message replayed before its ack arrives is matched to the pending one by text (if that
+ * was another copy of the same text, the acks sort it out: each seq gets one element).
  */
 export class Transcript {
   /**
@@ -200,6 +201,17 @@ export class Transcript {
       // same text); this element would be a duplicate.
       li.remove();
       this.byClient.delete(clientId);
+      return;
+    }
+    if (li.dataset.seq && Number(li.dataset.seq) !== seq) {
+      // A replay matched this element by its text to an identical message that another copy
+      // sent (this copy's frame was lost and sent again); this copy is seq, shown apart.
+      if (!this.bySeq.has(seq)) {
+        const twin = this._render(this.opts.own, li.dataset.text, null);
+        this.byClient.set(clientId, twin);
+        this._bind(twin, seq, null);
+        this._setState(twin, state);
+      }
       return;
     }
     if (!li.dataset.seq) this._bind(li, seq, null);

@@ -84,3 +84,37 @@ def test_transcript_resumes_from_the_gap_and_shows_each_seq_once(page: Any) -> N
         return {before, after: t.seen.contiguous, shown: [...list.children].map((li) => li.dataset.seq)};
     }""")
     assert got == {"before": 2, "after": 4, "shown": ["1", "2", "3", "4"]}
+
+
+TRANSCRIPT_RUN = """async (steps) => {
+    const { Transcript } = await import('/static/common.js');
+    const list = document.createElement('ol');
+    document.body.replaceChildren(list);
+    const t = new Transcript(list, { own: 'peer', label: (f) => f, state: (s) => s, lang: () => 'en' });
+    for (const [kind, ...args] of steps) {
+        if (kind === 'type') t.addPending(args[0], args[1]);
+        if (kind === 'replay') t.addMessage({ seq: args[0], from: args[1], text: args[2], at: null });
+        if (kind === 'ack') t.ack(args[0], args[1]);
+    }
+    return [...list.querySelectorAll('li.msg')].map((li) => [Number(li.dataset.seq), li.dataset.text]);
+}"""
+
+
+@pytest.mark.parametrize("steps", [
+    # c1's frame was lost on the way; c2 was stored as seq 5. The replay's seq 5 matches c1 by
+    # its text; c1, sent again, is stored as seq 6; c2's ack names seq 5.
+    pytest.param([["type", "c1", "ok"], ["type", "c2", "ok"], ["replay", 5, "peer", "ok"],
+                  ["ack", "c1", 6], ["ack", "c2", 5]], id="first-copy-lost-acks-in-order"),
+    pytest.param([["type", "c1", "ok"], ["type", "c2", "ok"], ["replay", 5, "peer", "ok"],
+                  ["ack", "c2", 5], ["ack", "c1", 6]], id="first-copy-lost-acks-reversed"),
+    pytest.param([["type", "c1", "ok"], ["type", "c2", "ok"], ["replay", 5, "peer", "ok"],
+                  ["replay", 6, "peer", "ok"], ["ack", "c1", 5], ["ack", "c2", 6]], id="both-stored-replayed"),
+    pytest.param([["type", "c1", "ok"], ["type", "c2", "ok"], ["ack", "c2", 6], ["ack", "c1", 5]],
+                 id="acks-only-out-of-order"),
+])
+def test_two_identical_own_messages_both_show_whatever_the_replay_matched(page: Any,
+                                                                          steps: list[list[Any]]) -> None:
+    """Two own messages with the same text are two messages: a replay that matched one by its
+    text to the other's copy must not hide the second (it once showed a single "ok")."""
+    got = page.evaluate(TRANSCRIPT_RUN, steps)
+    assert got == [[5, "ok"], [6, "ok"]]
