@@ -170,7 +170,11 @@ class Generator:
                         ws = await connect(wire.url(url, role, conv), additional_headers=wire.headers(url),
                                            **_ws_kwargs())
                     if isinstance(wire, SocketIOWire):
-                        await _socketio_connect(ws)
+                        try:
+                            await _socketio_connect(ws)
+                        except BaseException:
+                            await ws.close()
+                            raise
                 except Exception as exc:
                     errors.append(repr(exc))
                     return
