@@ -101,7 +101,7 @@ async def b2(port: int, redis_url: str) -> None:
         await redis.aclose()
 
 
-def _uvicorn_run(app: Any, port: int) -> None:
+def uvicorn_run(app: Any, port: int) -> None:
     """uvicorn as chatd runs it (chatd/cli.py): no compression, 64 KiB frames, no access log."""
     import uvicorn
 
@@ -118,7 +118,7 @@ def b1u(port: int) -> None:
         while (await receive())["type"] == "websocket.receive":
             await send({"type": "websocket.send", "text": WELCOME})
 
-    _uvicorn_run(app, port)
+    uvicorn_run(app, port)
 
 
 def b3(port: int) -> None:
@@ -130,7 +130,7 @@ def b3(port: int) -> None:
     async def inbound(request: Request) -> Response:
         return Response(EMPTY_TWIML, media_type="application/xml")
 
-    _uvicorn_run(Starlette(routes=[Route("/sms/inbound", inbound, methods=["POST"])]), port)
+    uvicorn_run(Starlette(routes=[Route("/sms/inbound", inbound, methods=["POST"])]), port)
 
 
 def _run(main: Any) -> None:

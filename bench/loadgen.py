@@ -6,11 +6,16 @@ can be paired once and then measured at several rates. Times are ``time.monotoni
 (CLOCK_MONOTONIC, shared by every process on the machine), so a latency is the receiving
 process's clock minus the timestamp the sending process put in the text.
 
-Commands: ``open`` (websockets to a URL), ``hello``, ``peers`` (chatd consoles: login, socket,
-shift start), ``b2peers`` (baseline receivers), ``first`` (each seeker's first message, spread
-over a window), ``report`` (offers and assignments seen), ``rate`` (messages at a total rate
-for a duration), ``samples`` (latencies seen for one step), ``sms`` (signed webhooks at a
-rate), ``close``, ``quit``.
+Commands: ``open`` (websockets to a URL: chatd seekers, or either end of a relay that
+``bench/wire.py`` describes: B2, P1, P2), ``hello``, ``peers`` (chatd consoles: login, socket,
+shift start), ``first`` (each seeker's first message, spread over a window), ``report`` (offers
+and assignments seen), ``rate`` (messages at a total rate for a duration), ``samples``
+(latencies seen for one step), ``tally`` (messages sent, refused and received by conversation,
+and those that reached the wrong one), ``sms`` (signed webhooks at a rate), ``close``, ``quit``.
+
+Delivery is checked for every relay the same way: a message's text names its conversation
+(``wire.bench_text``), and a receiver counts it as received only if it belongs to one of the
+receiving socket's own conversations; otherwise it is *misrouted*.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.wire import WIRES, Kind, SocketIOWire, Wire, bench_text, parse_bench_text
+
 OPEN_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_S = 60.0
 LOGIN_CONCURRENCY = 8
@@ -45,6 +52,10 @@ class Sock:
     answer: asyncio.Event = field(default_factory=asyncio.Event)  # a welcome, ack or error came
     last_error: str = ""
     reader: asyncio.Task[None] | None = None
+    wire: Wire | None = None  # None: chatd's protocol
+    convs: set[str] = field(default_factory=set)  # a chatd peer's assigned conversations
+    tally_sent: int = 0  # messages sent since the last tally
+    tally_refused: int = 0  # of which chatd refused (an error frame: not stored, not relayed)
 
 
 def _ws_kwargs() -> dict[str, Any]:
@@ -61,6 +72,23 @@ class Generator:
         self.samples: dict[int, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)  # error frames seekers got, by code
         self.dropped = 0
+        self.received: dict[str, int] = defaultdict(int)  # bench messages by conversation, since the last tally
+        self.misrouted = 0
+        self.misrouted_examples: list[str] = []
+
+    def _record(self, text: str, now: int, expected: tuple[str, ...] | set[str]) -> None:
+        """Take a received bench message: its latency, and whether it reached its conversation."""
+        parsed = parse_bench_text(text)
+        if parsed is None:
+            return  # not a bench message (a hello, the pairing's first message)
+        step, sent, conv = parsed
+        if conv not in expected:
+            self.misrouted += 1
+            if len(self.misrouted_examples) < 3:
+                self.misrouted_examples.append(f"{conv} reached a socket of {sorted(expected)[:5]}")
+            return
+        self.received[conv] += 1
+        self.samples[step].append((now - sent) / 1e6)
 
     # --- readers ----------------------------------------------------------------------------
     async def _seeker_reader(self, s: Sock) -> None:
@@ -70,6 +98,8 @@ class Generator:
                 if text.startswith(('{"type": "error"', '{"type":"error"')):
                     s.last_error = str(json.loads(text).get("code"))
                     self.errors[s.last_error] += 1
+                    if s.ready.is_set():
+                        s.tally_refused += 1
                     s.answer.set()
                 elif not s.ready.is_set():
                     if '"welcome"' in text:
@@ -88,46 +118,86 @@ class Generator:
                 msg = json.loads(raw)
                 kind = msg.get("type")
                 if kind == "message" and msg.get("from", "seeker") == "seeker":
-                    step, _, sent = str(msg.get("text", "")).partition(" ")
-                    if sent.isdigit():
-                        self.samples[int(step)].append((now - int(sent)) / 1e6)
+                    conv = msg.get("conversation")
+                    self._record(str(msg.get("text", "")), now, (conv,) if conv in s.convs else ())
                 elif kind == "offer":
                     self.offers[msg["conversation"]].append(now)
                     await s.ws.send(json.dumps({"type": "accept", "offer": msg["offer"]}))
                 elif kind == "assigned":
                     self.assigned[msg["conversation"]].append(s.user)
+                    s.convs.add(msg["conversation"])
                 elif kind == "shift" and msg.get("state") == "on":
                     s.ready.set()
         if self.peers:  # not while closing on purpose
             print(f"socket of {s.user} closed: {s.ws.close_code} {s.ws.close_reason}", file=sys.stderr)
         self.dropped += 1
 
+    async def _relay_reader(self, s: Sock, wire: Wire, receiver: bool) -> None:
+        """Either end of a relay of ``bench/wire.py``: a receiver takes messages; any other frame
+        answers the socket's own (a join's ack, an echo of its hello)."""
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in s.ws:
+                now = time.monotonic_ns()
+                frame = wire.read(raw if isinstance(raw, str) else raw.decode())
+                if frame.kind is Kind.PING and wire.pong is not None:
+                    await s.ws.send(wire.pong)
+                elif receiver and frame.kind is Kind.MESSAGE:
+                    self._record(frame.text, now, (s.conv,))
+                elif frame.kind is not Kind.OTHER:
+                    s.ready.set()
+                    s.answer.set()
+        if self.peers:  # not while closing on purpose
+            print(f"socket of {s.conv} closed: {s.ws.close_code} {s.ws.close_reason}", file=sys.stderr)
+        self.dropped += 1
+
     # --- commands -----------------------------------------------------------------------------
-    async def op_open(self, url: str, n: int, concurrency: int) -> dict[str, Any]:
-        """Open ``n`` sockets to ``url`` (at most ``concurrency`` handshakes at once)."""
+    async def op_open(self, url: str, concurrency: int, n: int = 0, proto: str = "chatd", role: str = "s",
+                      convs: list[str] | None = None) -> dict[str, Any]:
+        """Open sockets (at most ``concurrency`` handshakes at once): ``n`` chatd seekers to ``url``,
+        or, for a relay ``proto`` of ``bench/wire.py``, one socket of ``role`` (``s`` sender, ``p``
+        receiver) for each of ``convs`` (default: ``n`` new conversations) on the server at ``url``."""
+        wire = WIRES[proto] if proto != "chatd" else None
+        targets = convs if convs is not None else [uuid.uuid4().hex for _ in range(n)]
         gate = asyncio.Semaphore(concurrency)
         errors: list[str] = []
 
-        async def one() -> None:
+        async def one(conv: str) -> None:
             async with gate:
                 try:
-                    ws = await connect(url, **_ws_kwargs())
+                    if wire is None:
+                        ws = await connect(url, **_ws_kwargs())
+                    else:
+                        ws = await connect(wire.url(url, role, conv), additional_headers=wire.headers(url),
+                                           **_ws_kwargs())
+                    if isinstance(wire, SocketIOWire):
+                        try:
+                            await _socketio_connect(ws)
+                        except BaseException:
+                            await ws.close()
+                            raise
                 except Exception as exc:
                     errors.append(repr(exc))
                     return
-            s = Sock(ws)
-            s.reader = asyncio.create_task(self._seeker_reader(s))
-            self.seekers.append(s)
+            s = Sock(ws, conv=conv if wire else "", wire=wire)
+            if wire is None:
+                s.reader = asyncio.create_task(self._seeker_reader(s))
+            else:
+                if role not in wire.hello_from:
+                    s.ready.set()
+                s.reader = asyncio.create_task(self._relay_reader(s, wire, receiver=role == "p"))
+            (self.peers if role == "p" else self.seekers).append(s)
 
         t0 = time.monotonic_ns()
-        await asyncio.gather(*(one() for _ in range(n)))
+        await asyncio.gather(*(one(conv) for conv in targets))
         t1 = time.monotonic_ns()
-        return {"t0": t0, "t1": t1, "opened": n - len(errors), "failed": len(errors), "errors": errors[:3]}
+        return {"t0": t0, "t1": t1, "opened": len(targets) - len(errors), "failed": len(errors),
+                "errors": errors[:3]}
 
-    async def op_hello(self, frame: str, window: int) -> dict[str, Any]:
-        """Send ``frame`` on every seeker not yet welcomed, at most ``window`` awaiting an answer
-        at once; an error answer (``unavailable``) is retried, as the protocol tells clients to."""
-        todo = [s for s in self.seekers if not s.ready.is_set()]
+    async def op_hello(self, window: int, frame: str | None = None) -> dict[str, Any]:
+        """Send ``frame`` (default: the relay's own hello, such as Socket.IO's ``join``) on every
+        socket not yet welcomed, at most ``window`` awaiting an answer at once; an error answer
+        (``unavailable``) is retried, as the protocol tells clients to."""
+        todo = [s for s in [*self.seekers, *self.peers] if not s.ready.is_set()]
         gate = asyncio.Semaphore(window)
         retries = 0
 
@@ -137,7 +207,7 @@ class Generator:
                 for attempt in range(HELLO_TRIES):
                     s.answer.clear()
                     try:
-                        await s.ws.send(frame)
+                        await s.ws.send(_hello(s, frame))
                         await asyncio.wait_for(s.answer.wait(), REPLY_TIMEOUT_S)
                     except (ConnectionClosed, TimeoutError):
                         return False
@@ -152,28 +222,6 @@ class Generator:
         errors, self.errors = dict(self.errors), defaultdict(int)
         return {"t0": t0, "t1": time.monotonic_ns(), "answered": answered, "failed": len(todo) - answered,
                 "retries": retries, "errors": errors}
-
-    async def op_b2open(self, url: str, ids: list[int], role: str) -> dict[str, Any]:
-        """Baseline relay sockets: ``role`` ``s`` (senders) or ``p`` (receivers) for pair ``ids``."""
-        async def one(i: int) -> None:
-            ws = await connect(f"{url}/{role}/{i}", **_ws_kwargs())
-            s = Sock(ws, conv=str(i))
-            s.ready.set()
-            if role == "p":
-                s.reader = asyncio.create_task(self._peer_reader(s))
-                self.peers.append(s)
-            else:
-                s.reader = asyncio.create_task(self._seeker_reader(s))
-                self.seekers.append(s)
-
-        gate = asyncio.Semaphore(64)
-
-        async def gated(i: int) -> None:
-            async with gate:
-                await one(i)
-
-        await asyncio.gather(*(gated(i) for i in ids))
-        return {"opened": len(ids)}
 
     async def op_peers(self, base: str, users: list[str], password: str, capacity: int) -> dict[str, Any]:
         """Log each user in, open its console socket and start its shift."""
@@ -244,17 +292,36 @@ class Generator:
                 await asyncio.sleep(delay)
             s = socks[i % len(socks)]
             s.sent += 1
-            frame = json.dumps({"type": "message", "client_id": f"c{s.sent}",
-                                "text": f"{step} {time.monotonic_ns()}"})
+            text = bench_text(step, time.monotonic_ns(), s.conv)
+            if s.wire is None:
+                frame = json.dumps({"type": "message", "client_id": f"c{s.sent}", "text": text})
+            else:
+                frame = s.wire.message(s.conv, s.sent, text)
             try:
                 await s.ws.send(frame)
             except ConnectionClosed:
                 failed += 1
+            else:
+                s.tally_sent += 1
         errors, self.errors = dict(self.errors), defaultdict(int)
         return {"sent": n - failed, "failed": failed, "elapsed_s": time.monotonic() - t0, "errors": errors}
 
     async def op_samples(self, step: int) -> dict[str, Any]:
         return {"lat_ms": self.samples.pop(step, [])}
+
+    async def op_tally(self, reset: bool = True) -> dict[str, Any]:
+        """Messages sent (and refused) by conversation on this generator's senders, received by
+        conversation on its receivers, and misrouted, since the last reset; then (``reset``)
+        start afresh."""
+        sent = {s.conv: s.tally_sent for s in self.seekers if s.tally_sent}
+        refused = {s.conv: s.tally_refused for s in self.seekers if s.tally_refused}
+        reply = {"sent": sent, "refused": refused, "received": dict(self.received), "misrouted": self.misrouted,
+                 "misrouted_examples": list(self.misrouted_examples)}
+        if reset:
+            for s in self.seekers:
+                s.tally_sent = s.tally_refused = 0
+            self.received, self.misrouted, self.misrouted_examples = defaultdict(int), 0, []
+        return reply
 
     async def op_sms(self, url: str, token: str, rate: float, duration_s: float, numbers: int) -> dict[str, Any]:
         """Signed inbound-SMS webhooks at ``rate`` a second; latency of each answer."""
@@ -312,6 +379,25 @@ class Generator:
         await asyncio.gather(*(gated(s) for s in socks))
         self.dropped = 0
         return {"closed": len(socks)}
+
+
+def _hello(s: Sock, frame: str | None) -> str:
+    if frame is not None:
+        return frame
+    if s.wire is None:
+        raise ValueError("a chatd socket's hello needs its frame")
+    return s.wire.hello(s.conv)
+
+
+async def _socketio_connect(ws: ClientConnection) -> None:
+    """Engine.IO's open packet, then Socket.IO's connect to the default namespace."""
+    opened = await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT_S)
+    if not isinstance(opened, str) or not SocketIOWire.is_open(opened):
+        raise RuntimeError(f"not an Engine.IO open packet: {opened!r}")
+    await ws.send(SocketIOWire.CONNECT)
+    connected = await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT_S)
+    if not isinstance(connected, str) or not SocketIOWire.is_connected(connected):
+        raise RuntimeError(f"Socket.IO connect refused: {connected!r}")
 
 
 async def serve() -> None:

@@ -1,9 +1,10 @@
 """The bench's orchestration: phases, figures, the results file and the table.
 
-One run has four phases, each with its own fresh Redis and processes (so one phase's
-leftovers never load the next): B1 and chatd holding idle seekers (figures 1 and 6), then
+One run has its phases, each with its own fresh Redis and processes (so one phase's
+leftovers never load the next): B1, B1u and chatd holding idle seekers (figures 1 and 6), then
 B2 + B3 and chatd relaying between paired seekers and peers across two processes while
-signed SMS webhooks arrive (figures 2, 3, 5; chatd's pairing burst gives figure 4).
+signed SMS webhooks arrive (figures 2, 3, 5; chatd's pairing burst gives figure 4); then each
+peer (``bench/peer_apps.py``) holding idle sockets and relaying (figures 1, 2, 3, 6).
 Full mode repeats the run (``--runs``) and reports the median of each figure.
 """
 
@@ -13,10 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.util
 import json
-import os
-import platform
 import secrets
 import subprocess
 import sys
@@ -27,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.delivery import delivery
+from bench.peer_apps import PEER_APPS, PeerApp
 from bench.procs import (
     BenchError,
     Loadgen,
@@ -40,9 +40,9 @@ from bench.procs import (
     wait_http,
     wait_port,
 )
-from bench.stats import Figure, median, percentile, table
+from bench.report import figures, git_commit, machine, problems
+from bench.stats import median, percentile, table
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PASSWORD = "bench-password-0"
 P99_BOUND_MS = 50.0
@@ -50,6 +50,8 @@ DRAIN_S = 1.5
 HELLO = json.dumps({"type": "hello", "lang": "en"})
 # Hellos awaiting their welcome per load generator: a bounded client window (see _hold_idle).
 HELLO_WINDOW = 20
+# How long after figure 2's last window a message may still arrive before it counts as lost.
+LATE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,21 +152,24 @@ def _split(n: int, parts: int) -> list[int]:
 
 
 # --- figures 1 and 6: idle sockets ---------------------------------------------------------------
-async def _hold_idle(procs: Procs, url: str, pid: int, sizes: Sizes) -> dict[str, float]:
+async def _hold_idle(procs: Procs, url: str, pid: int, sizes: Sizes, proto: str = "chatd") -> dict[str, float]:
+    """Figures 1 and 6 on one server process: ``proto`` ``chatd`` (also B1, B1u) or a peer's wire."""
     gens = [await Loadgen.start(procs, f"hold{i}") for i in range(sizes.hold_procs)]
+    hello = HELLO if proto == "chatd" else None  # None: the wire's own hello
     # Warm-up: the first sockets load code and fill caches, which is not a per-socket cost.
-    await gens[0].call(60, op="open", url=url, n=100, concurrency=sizes.connect_concurrency)
-    await gens[0].call(90, op="hello", frame=HELLO, window=HELLO_WINDOW)
+    await gens[0].call(60, op="open", url=url, n=100, concurrency=sizes.connect_concurrency, proto=proto)
+    await gens[0].call(90, op="hello", frame=hello, window=HELLO_WINDOW)
     await gens[0].call(60, op="close")
     await asyncio.sleep(1.0)
     rss0 = rss_bytes(pid)
-    opens = await asyncio.gather(*(g.call(600, op="open", url=url, n=m, concurrency=sizes.connect_concurrency)
+    opens = await asyncio.gather(*(g.call(600, op="open", url=url, n=m, concurrency=sizes.connect_concurrency,
+                                          proto=proto)
                                    for g, m in zip(gens, _split(sizes.idle_sockets, len(gens)), strict=True)))
     opened = sum(o["opened"] for o in opens)
     if opened < sizes.idle_sockets:
         raise BenchError(f"only {opened} of {sizes.idle_sockets} sockets opened: {opens[0]['errors']}")
     span_s = (max(o["t1"] for o in opens) - min(o["t0"] for o in opens)) / 1e9
-    hellos = await asyncio.gather(*(g.call(600, op="hello", frame=HELLO, window=HELLO_WINDOW) for g in gens))
+    hellos = await asyncio.gather(*(g.call(600, op="hello", frame=hello, window=HELLO_WINDOW) for g in gens))
     held = sum(h["answered"] for h in hellos)
     hello_s = (max(h["t1"] for h in hellos) - min(h["t0"] for h in hellos)) / 1e9
     await asyncio.sleep(sizes.settle_s)
@@ -200,14 +205,30 @@ async def phase_chatd_idle(workdir: Path, pinning: Pinning, sizes: Sizes) -> dic
         return await _hold_idle(procs, f"ws://127.0.0.1:{port}/ws/seeker", pid, sizes)
 
 
+async def phase_peer_idle(workdir: Path, pinning: Pinning, sizes: Sizes, peer: PeerApp) -> dict[str, float]:
+    async with phase(f"{peer.key}-idle", workdir, pinning) as procs:
+        redis_url = await start_redis(procs)
+        port = free_port()
+        proc = await procs.python(peer.key, peer.module, str(port), redis_url, server=True)
+        await wait_port(port, procs)
+        return await _hold_idle(procs, f"ws://127.0.0.1:{port}", proc.pid, sizes, proto=peer.wire)
+
+
 # --- figures 2, 3, 5: relay (and 4: pairing) ---------------------------------------------------
 @dataclass
 class Relay:
     seekers: list[Loadgen]
     peers: list[Loadgen]
-    sms: Loadgen
-    sms_url: str
-    sms_token: str
+    sms: Loadgen | None = None  # figure 5's webhooks: chatd's and B3's, not the peers'
+    sms_url: str = ""
+    sms_token: str = ""
+
+    @property
+    def gens(self) -> list[Loadgen]:
+        return [*self.seekers, *self.peers]
+
+    async def tally(self, reset: bool) -> list[dict[str, Any]]:
+        return [await g.call(60, op="tally", reset=reset) for g in self.gens]
 
 
 async def _step(relay: Relay, rate: float, duration_s: float, step: int) -> dict[str, Any]:
@@ -226,11 +247,18 @@ async def _step(relay: Relay, rate: float, duration_s: float, step: int) -> dict
 async def _measure_relay(relay: Relay, sizes: Sizes) -> dict[str, Any]:
     """Figure 2 (with figure 5's webhooks at the same time), then figure 3's rate steps."""
     duration_s = sizes.relay_windows * sizes.window_s
-    sms = asyncio.create_task(relay.sms.call(duration_s + 120, op="sms", url=relay.sms_url, token=relay.sms_token,
-                                             rate=sizes.sms_rate, duration_s=duration_s,
-                                             numbers=sizes.sms_numbers))
+    sms = None if relay.sms is None else asyncio.create_task(relay.sms.call(
+        duration_s + 120, op="sms", url=relay.sms_url, token=relay.sms_token, rate=sizes.sms_rate,
+        duration_s=duration_s, numbers=sizes.sms_numbers))
+    await relay.tally(reset=True)  # count figure 2's messages only (not the pairing's)
     windows = [await _step(relay, float(sizes.pairs), sizes.window_s, w + 1) for w in range(sizes.relay_windows)]
-    sms_result = await sms
+    no_sms: dict[str, Any] = {"lat_ms": [], "n_bad": 0, "n_errors": 0, "bad": [], "errors": []}
+    sms_result = no_sms if sms is None else await sms
+    # Every figure-2 message must arrive, once, in its own conversation: wait for the late ones.
+    deadline = time.monotonic() + LATE_S
+    while (d := delivery(await relay.tally(reset=False))).lost > d.misrouted and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    figure2 = delivery(await relay.tally(reset=True))
     steps = []
     throughput: float | None = None
     for k, per_pair in enumerate(sizes.per_pair_rates):
@@ -242,11 +270,16 @@ async def _measure_relay(relay: Relay, sizes: Sizes) -> dict[str, Any]:
         if not ok:
             break
         throughput = max(throughput or 0.0, s["delivered_per_s"])
+    # Past saturation a relay may shed load (that is figure 3's 98 % bound); it must never
+    # deliver to the wrong conversation, or twice.
+    await asyncio.sleep(DRAIN_S)
+    steps_delivery = delivery(await relay.tally(reset=True))
     # Not received within the window and the drain: refused (``unavailable``, which a client
     # retries), lost, or just late. Reported, not a failure: a slow machine makes messages late.
     late_or_lost = sum(w["sent"] - w["received"] for w in windows)
     return {"p50_ms": median([w["p50_ms"] for w in windows]), "p99_ms": median([w["p99_ms"] for w in windows]),
-            "windows": windows, "late_or_lost": late_or_lost,
+            "windows": windows, "late_or_lost": late_or_lost, "delivery": figure2.as_json(),
+            "delivery_steps": {**steps_delivery.as_json(), "lost": 0},
             "refused": sum(w["errors"].get("unavailable", 0) for w in windows),
             "throughput": throughput, "steps": steps,
             "sms_p99_ms": percentile(sms_result["lat_ms"], 99), "sms_p50_ms": percentile(sms_result["lat_ms"], 50),
@@ -264,16 +297,42 @@ async def phase_b2(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, A
         await procs.python("b3", "bench.baselines", "b3", str(b3_port), server=True)
         for port in [*ports, b3_port]:
             await wait_port(port, procs)
-        seekers = [await Loadgen.start(procs, f"seekers{i}") for i in range(2)]
-        peers = [await Loadgen.start(procs, f"peers{i}") for i in range(2)]
-        sms = await Loadgen.start(procs, "sms")
-        ids = list(range(sizes.pairs))
-        for g, part in zip(peers, (ids[0::2], ids[1::2]), strict=True):
-            await g.call(120, op="b2open", url=f"ws://127.0.0.1:{ports[1]}", ids=part, role="p")
-        for g, part in zip(seekers, (ids[0::2], ids[1::2]), strict=True):
-            await g.call(120, op="b2open", url=f"ws://127.0.0.1:{ports[0]}", ids=part, role="s")
-        await asyncio.sleep(0.5)
-        relay = Relay(seekers, peers, sms, f"http://127.0.0.1:{b3_port}/sms/inbound", "unused")
+        relay = await _open_pairs(procs, "b2", ports, sizes)
+        relay.sms, relay.sms_url, relay.sms_token = (await Loadgen.start(procs, "sms"),
+                                                     f"http://127.0.0.1:{b3_port}/sms/inbound", "unused")
+        result = await _measure_relay(relay, sizes)
+        procs.check_alive()
+        return result
+
+
+async def _open_pairs(procs: Procs, wire: str, ports: list[int], sizes: Sizes) -> Relay:
+    """A relay's pairs: each sender on the first server process, its receiver on the second."""
+    seekers = [await Loadgen.start(procs, f"seekers{i}") for i in range(2)]
+    peers = [await Loadgen.start(procs, f"peers{i}") for i in range(2)]
+    convs = [f"c{i}" for i in range(sizes.pairs)]
+    for gens, role, port in ((peers, "p", ports[1]), (seekers, "s", ports[0])):
+        for g, part in zip(gens, (convs[0::2], convs[1::2]), strict=True):
+            opened = await g.call(120, op="open", url=f"ws://127.0.0.1:{port}", convs=part, role=role, proto=wire,
+                                  concurrency=64)
+            if opened["failed"]:
+                raise BenchError(f"{wire}: {opened['failed']} sockets did not open: {opened['errors']}")
+    for g in [*peers, *seekers]:
+        hello = await g.call(120, op="hello", window=HELLO_WINDOW)
+        if hello["failed"]:
+            raise BenchError(f"{wire}: {hello['failed']} sockets got no answer to their hello")
+    await asyncio.sleep(0.5)
+    return Relay(seekers, peers)
+
+
+async def phase_peer_relay(workdir: Path, pinning: Pinning, sizes: Sizes, peer: PeerApp) -> dict[str, Any]:
+    async with phase(f"{peer.key}-relay", workdir, pinning) as procs:
+        redis_url = await start_redis(procs)
+        ports = [free_port(), free_port()]
+        for i, port in enumerate(ports):
+            await procs.python(f"{peer.key}-{i + 1}", peer.module, str(port), redis_url, server=True)
+        for port in ports:
+            await wait_port(port, procs)
+        relay = await _open_pairs(procs, peer.wire, ports, sizes)
         result = await _measure_relay(relay, sizes)
         procs.check_alive()
         return result
@@ -343,7 +402,7 @@ async def phase_chatd_relay(workdir: Path, pinning: Pinning, sizes: Sizes) -> di
 
 
 # --- the run, the figures, the file -----------------------------------------------------------
-async def run_once(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, Any]:
+async def run_once(workdir: Path, pinning: Pinning, sizes: Sizes, peers: bool) -> dict[str, Any]:
     b1 = await phase_b1(workdir, pinning, sizes)
     _log(f"  B1: {b1['bytes_per_socket'] / 1024:.1f} KiB/socket, {b1['connect_rate']:.0f} connects/s")
     b1u = await phase_b1u(workdir, pinning, sizes)
@@ -355,88 +414,25 @@ async def run_once(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, A
     relay = await phase_chatd_relay(workdir, pinning, sizes)
     _log(f"  chatd: p50 {relay['p50_ms']} p99 {relay['p99_ms']} ms, {relay['throughput']}/s; "
          f"webhook p99 {relay['sms_p99_ms']} ms")
-    return {"b1": b1, "b1u": b1u, "chatd_idle": idle, "b2": b2, "chatd_relay": relay}
-
-
-def figures(runs: list[dict[str, Any]]) -> list[Figure]:
-    def pick(part: str, key: str, scale: float = 1.0) -> tuple[float | None, ...]:
-        return tuple(None if r[part].get(key) is None else r[part][key] * scale for r in runs)
-
-    def fig(key: str, name: str, unit: str, base_name: str, target: str,
-            chatd: tuple[float | None, ...], base: tuple[float | None, ...]) -> Figure:
-        return Figure(key, name, unit, base_name, target, median(list(chatd)), median(list(base)), chatd, base)
-
-    kib = 1 / 1024
-    return [
-        fig("1", "memory per idle seeker socket", "KiB", "B1", "<= 1.3",
-            pick("chatd_idle", "bytes_per_socket", kib), pick("b1", "bytes_per_socket", kib)),
-        fig("1u", "memory per idle socket, for reading: vs bare uvicorn", "KiB", "B1u", "info",
-            pick("chatd_idle", "bytes_per_socket", kib), pick("b1u", "bytes_per_socket", kib)),
-        fig("1b", "idle seekers held by one web process", "sockets", "B1", ">= 1.0",
-            pick("chatd_idle", "held"), pick("b1", "held")),
-        fig("2a", "relay latency p50, seeker → peer", "ms", "B2", "<= 1.5",
-            pick("chatd_relay", "p50_ms"), pick("b2", "p50_ms")),
-        fig("2b", "relay latency p99, seeker → peer", "ms", "B2", "<= 2",
-            pick("chatd_relay", "p99_ms"), pick("b2", "p99_ms")),
-        fig("3", "relayed messages/s with p99 ≤ 50 ms", "msg/s", "B2", ">= 0.7",
-            pick("chatd_relay", "throughput"), pick("b2", "throughput")),
-        fig("4", "time to pair p99 (vs B2 relay p99)", "ms", "B2 p99", "<= 3",
-            pick("chatd_relay", "ttp_p99_ms"), pick("b2", "p99_ms")),
-        fig("4b", "double assignments", "count", "none", "== 0",
-            pick("chatd_relay", "double_assignments"), tuple(0.0 for _ in runs)),
-        fig("5", "SMS webhook p99 under figure 2's load", "ms", "B3", "<= 2",
-            pick("chatd_relay", "sms_p99_ms"), pick("b2", "sms_p99_ms")),
-        fig("6", "new connections accepted/s", "conn/s", "B1", ">= 0.8",
-            pick("chatd_idle", "connect_rate"), pick("b1", "connect_rate")),
-        fig("6u", "new connections/s, for reading: vs bare uvicorn", "conn/s", "B1u", "info",
-            pick("chatd_idle", "connect_rate"), pick("b1u", "connect_rate")),
-    ]
-
-
-def problems(runs: list[dict[str, Any]], figs: list[Figure], sizes: Sizes) -> list[str]:
-    """What makes the bench fail (exit 1): broken measurements or behaviour (a double assignment,
-    an unpaired seeker, a failed webhook), never slow timings."""
-    found = [f"figure {f.key} could not be measured" for f in figs if f.chatd is None or f.baseline is None]
-    for i, r in enumerate(runs, 1):
-        relay = r["chatd_relay"]
-        if relay["double_assignments"]:
-            found.append(f"run {i}: {relay['double_assignments']} conversations assigned to two peers")
-        if relay["assigned"] < relay["seekers"]:
-            found.append(f"run {i}: only {relay['assigned']} of {relay['seekers']} seekers were paired")
-        for part in ("b2", "chatd_relay"):
-            if r[part]["sms_failed"]:
-                found.append(f"run {i}: {part}: {r[part]['sms_failed']} webhooks failed: {r[part]['sms_failures']}")
-        if r["chatd_idle"]["held"] < sizes.idle_sockets:
-            found.append(f"run {i}: chatd held {r['chatd_idle']['held']} of {sizes.idle_sockets} idle seekers")
-    return found
-
-
-def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
-    return {"nproc": os.cpu_count(), "cpu_model": cpu, "mem_total_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-            "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11"}
-
-
-def git_commit() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain", "--", "chatd",
-                                                                         "routing", "peers", "sms", "config"))}
+    out = {"b1": b1, "b1u": b1u, "chatd_idle": idle, "b2": b2, "chatd_relay": relay}
+    for peer in PEER_APPS if peers else ():
+        p_idle = out[f"{peer.key}_idle"] = await phase_peer_idle(workdir, pinning, sizes, peer)
+        _log(f"  {peer.label} {peer.name}: {p_idle['bytes_per_socket'] / 1024:.1f} KiB/socket, "
+             f"{p_idle['connect_rate']:.0f} connects/s")
+        p_relay = out[f"{peer.key}_relay"] = await phase_peer_relay(workdir, pinning, sizes, peer)
+        _log(f"  {peer.label} {peer.name}: p50 {p_relay['p50_ms']} p99 {p_relay['p99_ms']} ms, "
+             f"{p_relay['throughput']}/s")
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="chatd against bare baselines.")
+    parser = argparse.ArgumentParser(prog="python -m bench", description="chatd against bare baselines and peers.")
     parser.add_argument("--quick", action="store_true", help="every figure at a small size, in under a minute")
     parser.add_argument("--runs", type=int, help="repetitions; figures are medians (default: 3 full, 1 quick)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load generators to cores")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
+    parser.add_argument("--no-peers", action="store_true", help="leave out the peers (P1, P2)")
     return parser.parse_args(argv)
 
 
@@ -447,6 +443,9 @@ async def _main(args: argparse.Namespace) -> int:
     if fd_limit < sizes.idle_sockets + 1024:
         raise BenchError(f"the open-files limit is {fd_limit}: {sizes.idle_sockets} sockets need more")
     pinning = Pinning.choose(not args.no_pin)
+    missing = [m for p in PEER_APPS for m in p.missing()] if not args.no_peers else []
+    if missing:
+        raise BenchError(f"the peers need {', '.join(missing)}: pip install -e '.[bench]' (or run with --no-peers)")
     commit = git_commit()  # before the run: the code that the run measures
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
@@ -454,14 +453,14 @@ async def _main(args: argparse.Namespace) -> int:
     try:
         for i in range(n_runs):
             _log(f"run {i + 1} of {n_runs}")
-            runs.append(await run_once(workdir / f"run{i + 1}", pinning, sizes))
+            runs.append(await run_once(workdir / f"run{i + 1}", pinning, sizes, peers=not args.no_peers))
     finally:
         if args.keep_logs:
             _log(f"logs kept in {workdir}")
         else:
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
     figs = figures(runs)
-    found = problems(runs, figs, sizes)
+    found = problems(runs, figs, sizes.idle_sockets)
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench " + " ".join(sys.argv[1:]),
@@ -482,7 +481,7 @@ async def _main(args: argparse.Namespace) -> int:
     print(f"\n{result['mode']} mode, {n_runs} run(s), {result['duration_s']} s; pinning servers={pinning.servers} "
           f"loadgens={pinning.loadgens}; results in {args.out}")
     for i, r in enumerate(runs, 1):
-        for part in ("b2", "chatd_relay"):
+        for part in [k for k in r if k.endswith("relay") or k == "b2"]:
             if r[part]["late_or_lost"]:
                 print(f"note: run {i}: {part}: {r[part]['late_or_lost']} figure-2 messages not received in time "
                       f"({r[part]['refused']} refused as unavailable)", file=sys.stderr)
