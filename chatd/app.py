@@ -105,7 +105,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect_redis(redis_url)
-        store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema=schema)
+        store = await open_records(settings.database, **settings.records_options, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
         hub = Hub(redis, [keys.ch_queue, keys.ch_sup])

@@ -107,7 +107,7 @@ def cmd_serve(settings: Settings) -> int:
 
 async def _ensure_demo_account(settings: Settings) -> None:
     """On embedded defaults only: a demo supervisor, so a newcomer can try both sides at once."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
+    store = await open_records(settings.database, **settings.records_options)
     try:
         if await store.list_supporters():
             return
@@ -129,7 +129,7 @@ def _require_redis(settings: Settings, command: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _open_store(settings: Settings) -> AsyncIterator[Records]:
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
+    store = await open_records(settings.database, **settings.records_options)
     try:
         yield store
     finally:
@@ -193,7 +193,7 @@ async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_migrate(settings: Settings) -> int:
     """Create or upgrade the database's schema, and say what was done."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="any")
+    store = await open_records(settings.database, **settings.records_options, schema="any")
     try:
         before = await store.schema_version()
         applied = await store.migrate()
@@ -209,7 +209,7 @@ async def cmd_migrate(settings: Settings) -> int:
 
 async def _check_schema(settings: Settings) -> None:
     """Raise SchemaMismatch (one line naming ``chatd migrate``) unless the schema is this code's."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="check")
+    store = await open_records(settings.database, **settings.records_options, schema="check")
     await store.close()
 
 
