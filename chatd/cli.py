@@ -1,4 +1,4 @@
-"""The ``chatd`` command: serve, web, worker, migrate, supporters, purge (CONTRACT.md sections 1 and 8)."""
+"""The ``chatd`` command: serve, web, worker, migrate, copy-db, supporters, purge (CONTRACT.md sections 1 and 8)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from peers import accounts
 from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
 from records import Records, RecordsError, SchemaMismatch, open_records
+from records.copy import TargetNotEmpty, copy_records
 from records.keyspace import Keys
 from routing import envelope
 from routing.archive import purge
@@ -207,6 +208,27 @@ async def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+async def cmd_copy_db(settings: Settings, to: str, resume: bool) -> int:
+    """Copy every record of CHATD_DATABASE into the database at ``to`` (a SQLite path or a
+    postgresql:// URL), printing one line of counts per table."""
+    target_db: str | Path = to if "://" in to else Path(to)
+    source = await open_records(settings.database, **settings.records_options, schema="check")
+    try:
+        # "any": the copy migrates the target itself, after checking the source.
+        target = await open_records(target_db, **settings.records_options, schema="any")
+        try:
+            copied = await copy_records(source, target, resume=resume)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    for table in copied:
+        print(f"{table.table}: {table.source} in the source, {table.inserted} copied, {table.target} in the target")
+    print("copy complete" if all(t.source == t.target for t in copied)
+          else "copy complete; the counts differ: the source changed during the copy (run it again with --resume)")
+    return 0
+
+
 async def _check_schema(settings: Settings) -> None:
     """Raise SchemaMismatch (one line naming ``chatd migrate``) unless the schema is this code's."""
     store = await open_records(settings.database, **settings.records_options, schema="check")
@@ -229,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
     sub.add_parser("migrate", help="create or upgrade the database's schema")
     sub.add_parser("purge", help="apply the retention policy now")
+    copy = sub.add_parser("copy-db", help="copy every record of CHATD_DATABASE into an empty database")
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the target: a postgresql:// URL (or a SQLite file path); migrated first")
+    copy.add_argument("--resume", action="store_true",
+                      help="finish an interrupted copy into this target (rows already there are kept)")
     sup = sub.add_parser("supporters", help="peer supporter accounts")
     ssub = sup.add_subparsers(dest="action", required=True)
     add = ssub.add_parser("add", help="create an account (password on standard input)")
@@ -274,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "purge":
             return asyncio.run(cmd_purge(settings))
-    except (SettingsError, EmbeddedRedisError, PeersError, SchemaMismatch) as exc:
+        if args.command == "copy-db":
+            return asyncio.run(cmd_copy_db(settings, args.to, args.resume))
+    except (SettingsError, EmbeddedRedisError, PeersError, SchemaMismatch, TargetNotEmpty) as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 2
     except RecordsError as exc:
