@@ -116,15 +116,17 @@ class PostgresRecords:
     async def open(cls, url: str, *, pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                    command_timeout_s: float = COMMAND_TIMEOUT_S, schema: SchemaMode = "migrate") -> PostgresRecords:
         """Connect to the database at ``url`` (``postgresql://user:password@host:port/dbname``,
-        with libpq's query options such as ``sslmode``) through a pool of 1 to ``pool_size``
-        connections. A connection is made within ``connect_timeout_s`` and a statement runs
+        with libpq's query options such as ``sslmode``) through a pool of up to ``pool_size``
+        connections, each made when first needed. A connection is made within ``connect_timeout_s`` and a statement runs
         within ``command_timeout_s``, or the call raises RecordsUnavailable. ``schema`` as in
         SqliteRecords.open. Raises RecordsUnavailable when the database cannot be reached."""
         if pool_size < 1:
             raise ValueError("the pool needs at least one connection")
         with _translated():
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=connect_timeout_s, command_timeout=command_timeout_s,
+                # min_size=0: no connection is kept open for its own sake, and none is remade in
+                # the background (with a warning a second) while the server is down.
+                url, min_size=0, max_size=pool_size, timeout=connect_timeout_s, command_timeout=command_timeout_s,
                 # A connection idle this long is closed: a pool after a burst does not hold
                 # connections a busy server could give to another process.
                 max_inactive_connection_lifetime=300.0, server_settings={"application_name": "chatd"})
