@@ -5,7 +5,9 @@ A pool of at most ``pool_size`` connections is shared by a process's tasks. Ever
 transaction on one pooled connection, and is tried again (``ATTEMPTS`` in all, with backoff)
 when PostgreSQL aborted it for a serialization failure or a deadlock, or when the connection
 dropped (a restart, a failover, a network cut): the whole transaction is run again, so every
-method is written to be safe to repeat. asyncpg's errors are turned into the package's own
+method is written to be safe to repeat (upserts, ``ON CONFLICT DO NOTHING``). One exception:
+``audit`` appends, so a connection lost after its commit but before the reply writes its row
+twice; a duplicate audit line is the better failure than a lost one. asyncpg's errors are turned into the package's own
 (records/errors.py) at this edge, as sqlite.py does with sqlite3's.
 """
 
@@ -142,8 +144,12 @@ class PostgresRecords:
         return records
 
     async def close(self) -> None:
-        with _translated():
+        """Close the pool, waiting for calls under way to finish (a statement's timeout at most);
+        past that, its connections are closed at once."""
+        try:
             await asyncio.wait_for(self._pool.close(), self._connect_timeout_s + COMMAND_TIMEOUT_S)
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            self._pool.terminate()
 
     async def _run(self, work: Work[T], *, transaction: bool = True) -> T:
         """Run ``work`` on a pooled connection (in one transaction unless told otherwise), again

@@ -21,6 +21,7 @@ from config.settings import Settings
 from records import (
     ArchivedMessage,
     ArchivedNote,
+    AuditEntry,
     ConversationRecord,
     RecordExists,
     Records,
@@ -250,3 +251,46 @@ async def test_concurrent_reads_and_writes_across_processes_never_fail_locked(da
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_peer_starting_a_shift_from_two_consoles_at_once_opens_one_shift(database: str | Path) -> None:
+    """Many shift starts of one peer at once, from two handles (two processes): one open row,
+    with the capacity of one of them; the end closes it."""
+    stores = [await open_records(database), await open_records(database)]
+    try:
+        await asyncio.gather(*(stores[i % 2].shift_started("alice", 1 + i % 3, i) for i in range(12)))
+        rows = [row async for batch in stores[0].dump_table("shifts", 100) for row in batch.rows]
+        assert len(rows) == 1
+        await stores[1].shift_ended("alice", 99)
+        await stores[0].shift_started("alice", 2, 100)
+        assert await stores[0].count_rows("shifts") == 2
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_call_whose_connection_is_cut_mid_statement_is_run_again(postgres_url: str) -> None:
+    """PostgreSQL: the server ends the session of a call waiting on a lock (as a restart or a
+    failover would); the call is run again on a new connection and succeeds, writing once."""
+    opened = await PostgresRecords.open(postgres_url)
+    blocker = await asyncpg.connect(postgres_url)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+        call = asyncio.create_task(opened.audit("alice", "accept", "c1", "", 0))
+        waiting = None
+        for _ in range(100):
+            waiting = await blocker.fetchval("SELECT pid FROM pg_stat_activity WHERE application_name = 'chatd'"
+                                             " AND wait_event_type = 'Lock'")
+            if waiting is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting is not None, "the call never waited on the lock"
+        assert await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
+        await transaction.commit()
+        await asyncio.wait_for(call, 5)
+        assert await opened.audit_log("c1") == [AuditEntry("alice", "accept", "c1", "")]
+    finally:
+        await blocker.close()
+        await opened.close()
