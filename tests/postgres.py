@@ -140,7 +140,10 @@ class PostgresServer:
         name = "t_" + uuid.uuid4().hex[:16]
         conn = await asyncpg.connect(self.admin_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            # FILE_COPY (PostgreSQL 15+) copies the template's files instead of logging every
+            # page of them: half the time of the default, for a database per test.
+            strategy = " STRATEGY FILE_COPY" if conn.get_server_version().major >= 15 else ""
+            await conn.execute(f'CREATE DATABASE "{name}"{strategy}')
         finally:
             await conn.close()
         return self.url(name)
