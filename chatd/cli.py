@@ -211,6 +211,9 @@ async def cmd_migrate(settings: Settings) -> int:
 async def cmd_copy_db(settings: Settings, to: str, resume: bool) -> int:
     """Copy every record of CHATD_DATABASE into the database at ``to`` (a SQLite path or a
     postgresql:// URL), printing one line of counts per table."""
+    if isinstance(settings.database, Path) and not settings.database.is_file():
+        # Opening it would make an empty database to copy from.
+        raise SettingsError(f"CHATD_DATABASE: there is no SQLite database at {settings.database} to copy")
     target_db: str | Path = to if "://" in to else Path(to)
     source = await open_records(settings.database, **settings.records_options, schema="check")
     try:

@@ -225,8 +225,9 @@ class Records(Protocol):
         """How many rows ``table`` (one of ``records.copy.TABLES``; ValueError otherwise) holds."""
 
     def dump_table(self, table: str, batch_rows: int) -> AsyncIterator[TableBatch]:
-        """Every row of ``table`` in primary-key order, ``batch_rows`` at a time, read from one
-        snapshot of the database. ValueError for a table not in ``records.copy.TABLES``."""
+        """Every row of ``table``, ``batch_rows`` at a time, read from one snapshot of the database
+        in a stable order (SQLite: as inserted; PostgreSQL: by primary key). ValueError for a
+        table not in ``records.copy.TABLES``."""
 
     async def load_rows(self, table: str, batch: TableBatch) -> int:
         """Insert the batch in one transaction, keeping a row already there with the same primary

@@ -127,12 +127,16 @@ async def test_an_interrupted_copy_is_finished_by_resuming_it(harness: Harness, 
         await source.close()
 
 
-async def test_copy_db_refuses_a_source_whose_schema_is_not_current(tmp_path: Path, postgres_url: str) -> None:
+async def test_copy_db_refuses_a_source_that_is_missing_or_whose_schema_is_not_current(
+        tmp_path: Path, postgres_url: str) -> None:
     old = tmp_path / "old.sqlite3"
     with sqlite3.connect(old) as db:
         db.execute("CREATE TABLE sms_optouts (number_hash TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)")
     refused = _copy_db(old, "--to", postgres_url)
     assert refused.returncode == 2 and "chatd migrate" in refused.stderr
+    missing = _copy_db(tmp_path / "missing.sqlite3", "--to", postgres_url)
+    assert missing.returncode == 2 and "no SQLite database at" in missing.stderr
+    assert not (tmp_path / "missing.sqlite3").exists()
     conn = await asyncpg.connect(postgres_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('supporters')") is None  # nothing written to the target
