@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from records import ArchivedNote, RecordsUnavailable
-from tests.conftest import Harness, Running
+from tests.conftest import PASSWORD, Harness, Running
 from tests.helpers import archived, chat_to_the_end, t
 from tests.postgres import PostgresServer, postgres_server
 
@@ -77,7 +77,8 @@ async def test_chat_goes_on_while_postgresql_is_stopped_and_the_archive_catches_
     """PostgreSQL stops mid-chat for a few seconds (a fast shutdown, or killed outright) and
     starts again on the same port: every message is acknowledged and delivered meanwhile,
     /readyz is 503 while it is down and 200 after, and the conversation that ended while it was
-    down is archived with every message once it is back (the worker retries the archive)."""
+    down is archived with every message once it is back (the worker retries the archive); a
+    login meanwhile is answered 503."""
     srv = await harness.start(database=stoppable_url)
     await harness.add_peer("alice")
     peer = await harness.peer("alice", capacity=1)
@@ -108,6 +109,10 @@ async def test_chat_goes_on_while_postgresql_is_stopped_and_the_archive_catches_
     with pytest.raises(RecordsUnavailable):
         await srv.services.store.conversation(conv)
     assert await _readyz(srv) == 503
+    async with httpx.AsyncClient(base_url=srv.url) as http:  # accounts are in the database: a 503, not a 500
+        login = await http.post("/api/login", json={"username": "alice", "password": PASSWORD},
+                                headers={"Origin": srv.url})
+    assert login.status_code == 503 and login.json()["error"] == "unavailable"
 
     stoppable.start()
     await _until_ready(srv, 200)
