@@ -7,8 +7,8 @@ when PostgreSQL aborted it for a serialization failure or a deadlock, or when th
 dropped (a restart, a failover, a network cut): the whole transaction is run again, so every
 method is written to be safe to repeat (upserts, ``ON CONFLICT DO NOTHING``). One exception:
 ``audit`` appends, so a connection lost after its commit but before the reply writes its row
-twice; a duplicate audit line is the better failure than a lost one. asyncpg's errors are turned into the package's own
-(records/errors.py) at this edge, as sqlite.py does with sqlite3's.
+twice; a duplicate audit line is the better failure than a lost one. asyncpg's errors are
+turned into the package's own (records/errors.py) at this edge, as sqlite.py does with sqlite3's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 import asyncpg
 
@@ -62,7 +62,6 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby, before a proxy moved to the new primary
-    asyncpg.InterfaceError,  # a connection found closed
     ConnectionError,
 )
 # Errors that mean "not now" without being worth an immediate retry.
@@ -76,10 +75,23 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 _DROPPED: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError,
-    asyncpg.InterfaceError, ConnectionError)
+    ConnectionError)
+
+
+def _closed(exc: BaseException | None) -> bool:
+    """asyncpg's InterfaceError for a connection (or pool) found closed, as the server cut it
+    mid-call; its other InterfaceErrors are mistakes in the call (a bug, not an outage)."""
+    return isinstance(exc, asyncpg.InterfaceError) and ("closed" in str(exc) or "closing" in str(exc))
+
+
+def _transient(exc: BaseException | None) -> bool:
+    """Whether the same transaction may well succeed if run again at once."""
+    return isinstance(exc, _TRANSIENT) or _closed(exc)
+
 
 T = TypeVar("T")
-Conn = Any  # asyncpg's pooled connection proxy; its methods are typed by asyncpg's stubs through Pool
+# What the pool lends; generic only in asyncpg's stubs, hence the string.
+Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 Work = Callable[[Conn], Awaitable[T]]
 
 
@@ -93,6 +105,8 @@ def _translated() -> Iterator[None]:
         raise RecordExists(str(exc)) from exc
     except _UNAVAILABLE as exc:
         raise RecordsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except asyncpg.InterfaceError as exc:
+        raise (RecordsUnavailable if _closed(exc) else RecordsError)(f"InterfaceError: {exc}") from exc
     except (asyncpg.PostgresError, asyncpg.InternalClientError) as exc:
         raise RecordsError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -108,7 +122,7 @@ class PostgresRecords:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, *, connect_timeout_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], *, connect_timeout_s: float) -> None:
         self._pool = pool
         self._connect_timeout_s = connect_timeout_s
         self._columns: dict[str, dict[str, str]] = {}  # table -> column -> data_type (copy-db)
@@ -163,9 +177,9 @@ class PostgresRecords:
                         async with conn.transaction():
                             return await work(conn)
             except RecordsUnavailable as exc:
-                if attempt == ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
+                if attempt == ATTEMPTS or not _transient(exc.__cause__):
                     raise
-                if isinstance(exc.__cause__, _DROPPED):
+                if isinstance(exc.__cause__, _DROPPED) or _closed(exc.__cause__):
                     # The server went away: every idle connection of the pool is as dead as this one.
                     await self._pool.expire_connections()
                 await asyncio.sleep(BACKOFF_S * 3 ** (attempt - 1) * random.uniform(0.5, 1.5))
