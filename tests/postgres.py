@@ -113,13 +113,11 @@ class PostgresServer:
             return
         if kill:
             # The backends are the postmaster's children; killing only it would leave them serving.
-            with contextlib.suppress(ProcessLookupError):
-                children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True,
-                                          check=False).stdout.split()
-                self.proc.kill()
-                for child in children:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(child), signal.SIGKILL)
+            children = _children(self.proc.pid)
+            self.proc.kill()
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
         else:
             self.proc.send_signal(signal.SIGINT)
         self.proc.wait(30)
@@ -155,6 +153,17 @@ class PostgresServer:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes, read from /proc (no procps needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (comm) state ppid …": comm may hold spaces, so split after its ")".
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def free_port() -> int:
