@@ -11,6 +11,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -24,7 +26,7 @@ from chatd.sms_plugin import start_sms
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
-from records import SchemaMode, open_records
+from records import RecordsUnavailable, SchemaMode, open_records
 from records.keyspace import Keys
 from routing.engine import Engine, new_id
 from routing.risk import RiskMatcher
@@ -105,7 +107,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect_redis(redis_url)
-        store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema=schema)
+        store = await open_records(settings.database, **settings.records_options, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
         hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
@@ -171,12 +173,21 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
         ]
     # Pages and scripts compressed for poor phone connections (the chat window is ~56 KB raw,
     # ~17 KB gzipped); websockets are untouched by this middleware.
-    app = ChatdApp(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
+    app = ChatdApp(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+                   exception_handlers={RecordsUnavailable: _database_unavailable})
     if run_web:
         app.socket_endpoints = {"/ws/seeker": seeker_endpoint, "/ws/peer": peer_endpoint}
     app.state.plugins = [start_sms]
     app.state.settings = settings
     return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """An HTTP request the database could not serve now (a login while PostgreSQL restarts, or
+    SQLite locked past its timeout) is a 503 the client may retry, not a 500."""
+    log.warning("http.database_unavailable", path=request.url.path)
+    return JSONResponse({"error": "unavailable", "message": "briefly unavailable: try again in a moment"},
+                        status_code=503)
 
 
 async def _forget_process(services: Services) -> None:

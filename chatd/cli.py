@@ -1,4 +1,4 @@
-"""The ``chatd`` command: serve, web, worker, migrate, supporters, purge (CONTRACT.md sections 1 and 8)."""
+"""The ``chatd`` command: serve, web, worker, migrate, copy-db, supporters, purge (CONTRACT.md sections 1 and 8)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from peers import accounts
 from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
 from records import Records, RecordsError, SchemaMismatch, open_records
+from records.copy import TargetNotEmpty, copy_records
 from records.keyspace import Keys
 from routing import envelope
 from routing.archive import purge
@@ -107,7 +108,7 @@ def cmd_serve(settings: Settings) -> int:
 
 async def _ensure_demo_account(settings: Settings) -> None:
     """On embedded defaults only: a demo supervisor, so a newcomer can try both sides at once."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
+    store = await open_records(settings.database, **settings.records_options)
     try:
         if await store.list_supporters():
             return
@@ -129,7 +130,7 @@ def _require_redis(settings: Settings, command: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _open_store(settings: Settings) -> AsyncIterator[Records]:
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s)
+    store = await open_records(settings.database, **settings.records_options)
     try:
         yield store
     finally:
@@ -193,7 +194,7 @@ async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_migrate(settings: Settings) -> int:
     """Create or upgrade the database's schema, and say what was done."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="any")
+    store = await open_records(settings.database, **settings.records_options, schema="any")
     try:
         before = await store.schema_version()
         applied = await store.migrate()
@@ -207,9 +208,33 @@ async def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+async def cmd_copy_db(settings: Settings, to: str, resume: bool) -> int:
+    """Copy every record of CHATD_DATABASE into the database at ``to`` (a SQLite path or a
+    postgresql:// URL), printing one line of counts per table."""
+    if isinstance(settings.database, Path) and not settings.database.is_file():
+        # Opening it would make an empty database to copy from.
+        raise SettingsError(f"CHATD_DATABASE: there is no SQLite database at {settings.database} to copy")
+    target_db: str | Path = to if "://" in to else Path(to)
+    source = await open_records(settings.database, **settings.records_options, schema="check")
+    try:
+        # "any": the copy migrates the target itself, after checking the source.
+        target = await open_records(target_db, **settings.records_options, schema="any")
+        try:
+            copied = await copy_records(source, target, resume=resume)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    for table in copied:
+        print(f"{table.table}: {table.source} in the source, {table.inserted} copied, {table.target} in the target")
+    print("copy complete" if all(t.source == t.target for t in copied)
+          else "copy complete; the counts differ: the source changed during the copy (run it again with --resume)")
+    return 0
+
+
 async def _check_schema(settings: Settings) -> None:
     """Raise SchemaMismatch (one line naming ``chatd migrate``) unless the schema is this code's."""
-    store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema="check")
+    store = await open_records(settings.database, **settings.records_options, schema="check")
     await store.close()
 
 
@@ -229,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
     sub.add_parser("migrate", help="create or upgrade the database's schema")
     sub.add_parser("purge", help="apply the retention policy now")
+    copy = sub.add_parser("copy-db", help="copy every record of CHATD_DATABASE into an empty database")
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the target: a postgresql:// URL (or a SQLite file path); migrated first")
+    copy.add_argument("--resume", action="store_true",
+                      help="finish an interrupted copy into this target (rows already there are kept)")
     sup = sub.add_parser("supporters", help="peer supporter accounts")
     ssub = sup.add_subparsers(dest="action", required=True)
     add = ssub.add_parser("add", help="create an account (password on standard input)")
@@ -274,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "purge":
             return asyncio.run(cmd_purge(settings))
-    except (SettingsError, EmbeddedRedisError, PeersError, SchemaMismatch) as exc:
+        if args.command == "copy-db":
+            return asyncio.run(cmd_copy_db(settings, args.to, args.resume))
+    except (SettingsError, EmbeddedRedisError, PeersError, SchemaMismatch, TargetNotEmpty) as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 2
     except RecordsError as exc:

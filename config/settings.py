@@ -82,6 +82,7 @@ class Settings:
     redis_url: str | None = None
     database: Path | str = Path("var/chatd.sqlite3")  # a SQLite file, or a URL (str) kept as given
     database_busy_timeout_s: float = 30.0  # SQLite: how long a statement waits for a writer's lock
+    database_pool_size: int = 5  # PostgreSQL: the most connections one process opens
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     crisis_line: str = DEFAULT_CRISIS_LINE
@@ -127,6 +128,12 @@ class Settings:
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
+    @property
+    def records_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``records.open_records`` these settings give (besides
+        ``schema``): the SQLite busy timeout and the PostgreSQL pool's bound."""
+        return {"busy_timeout_s": self.database_busy_timeout_s, "pool_size": self.database_pool_size}
+
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests shorten timers this way)."""
         return replace(self, **changes)
@@ -164,6 +171,7 @@ class Settings:
             redis_url=redis_url,
             database=database,
             database_busy_timeout_s=_float(env, "CHATD_DATABASE_BUSY_TIMEOUT_S", 30.0, 0.1),
+            database_pool_size=_int(env, "CHATD_DATABASE_POOL_SIZE", 5, 1, 100),
             public_url=public_url,
             secret_key=secret,
             crisis_line=env.get("CHATD_CRISIS_LINE") or DEFAULT_CRISIS_LINE,

@@ -21,32 +21,35 @@ from records.interface import (
     Records,
     SchemaMode,
     Supporter,
+    TableBatch,
 )
 from records.migrations import Migration
+from records.postgres import POOL_SIZE, PostgresRecords
 from records.sqlite import BUSY_TIMEOUT_S, SqliteRecords
 
 __all__ = [
     "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "Migration", "RecordExists",
-    "Records", "RecordsError", "RecordsUnavailable", "SchemaMismatch", "SchemaMode", "Supporter", "open_records",
+    "Records", "RecordsError", "RecordsUnavailable", "SchemaMismatch", "SchemaMode", "Supporter", "TableBatch",
+    "open_records",
 ]
 
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
 async def open_records(database: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
-                       schema: SchemaMode = "migrate") -> Records:
+                       pool_size: int = POOL_SIZE, schema: SchemaMode = "migrate") -> Records:
     """The records at ``database``: a file path is a SQLite database (created if need be), whose
-    statements wait up to ``busy_timeout_s`` for another writer's lock. ``schema`` says what to
-    do with the database's schema version (records.interface.SchemaMode); "check" raises
-    SchemaMismatch with one line naming ``chatd migrate``.
-
-    A URL names a database server; none is supported yet: ``postgresql://`` raises
-    NotImplementedError until issue 11 adds that backend, any other scheme ValueError.
+    statements wait up to ``busy_timeout_s`` for another writer's lock; a ``postgresql://`` (or
+    ``postgres://``) URL a PostgreSQL database, reached through a pool of at most ``pool_size``
+    connections. ``schema`` says what to do with the database's schema version
+    (records.interface.SchemaMode); "check" raises SchemaMismatch with one line naming ``chatd
+    migrate``. Any other URL scheme raises ValueError; a database that cannot be reached,
+    RecordsUnavailable.
     """
     if isinstance(database, str) and "://" in database:
         scheme = urlsplit(database).scheme.lower()
         if scheme in POSTGRESQL_SCHEMES:
-            raise NotImplementedError("PostgreSQL records are not supported yet (issue 11): "
-                                      "give the path of a SQLite file instead")
-        raise ValueError(f"unknown database URL scheme {scheme!r}: give the path of a SQLite file")
+            return await PostgresRecords.open(database, pool_size=pool_size, schema=schema)
+        raise ValueError(f"unknown database URL scheme {scheme!r}: give the path of a SQLite file "
+                         "or a postgresql:// URL")
     return await SqliteRecords.open(Path(database), busy_timeout_s=busy_timeout_s, schema=schema)

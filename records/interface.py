@@ -16,11 +16,11 @@ transaction: it happens whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol, Required, TypedDict
+from typing import Any, Literal, NamedTuple, Protocol, Required, TypedDict
 
-from records.migrations import Migration
+from records.migrations import Dialect, Migration
 
 # What ``open_records`` does with the database's schema: apply pending migrations ("migrate",
 # ``chatd serve`` and the commands), refuse a schema that is not this code's ("check", ``chatd
@@ -114,12 +114,23 @@ class AuditEntry(NamedTuple):
     detail: str
 
 
+class TableBatch(NamedTuple):
+    """Rows of one table as ``copy-db`` moves them: ``columns`` names the values of each row, in
+    order. Values are portable: None, int, float, str (JSON as its text) or bool (SQLite gives
+    its 0/1); the loading backend converts them to its column types."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
 class Records(Protocol):
     """The durable records of one process (one connection or pool, shared by its tasks).
 
     Made by :func:`records.open_records`; closed once by its owner (the app's lifespan or a
     command). Methods may be called from any number of tasks at once.
     """
+
+    dialect: Dialect  # which SQL it speaks: "sqlite" or "postgresql" (its migrations' folder)
 
     async def close(self) -> None:
         """Close the connection; no method may be called after."""
@@ -208,3 +219,17 @@ class Records(Protocol):
 
     async def is_opted_out(self, number_hash: str) -> bool:
         """Whether the number has opted out."""
+
+    # --- copying a whole database (records/copy.py) -------------------------------------------
+    async def count_rows(self, table: str) -> int:
+        """How many rows ``table`` (one of ``records.copy.TABLES``; ValueError otherwise) holds."""
+
+    def dump_table(self, table: str, batch_rows: int) -> AsyncIterator[TableBatch]:
+        """Every row of ``table``, ``batch_rows`` at a time, read from one snapshot of the database
+        in a stable order (SQLite: as inserted; PostgreSQL: by primary key). ValueError for a
+        table not in ``records.copy.TABLES``."""
+
+    async def load_rows(self, table: str, batch: TableBatch) -> int:
+        """Insert the batch in one transaction, keeping a row already there with the same primary
+        key (so a repeated batch adds nothing), ids included (a generated id's sequence is moved
+        past them); the number of rows inserted."""

@@ -20,6 +20,7 @@ from typing import Any, cast
 import aiosqlite
 
 from records import migrations
+from records.copy import require_known
 from records.errors import RecordExists, RecordsError, RecordsUnavailable
 from records.interface import (
     DEFAULT_LANGUAGES,
@@ -29,8 +30,9 @@ from records.interface import (
     ConversationRecord,
     SchemaMode,
     Supporter,
+    TableBatch,
 )
-from records.migrations import Migration
+from records.migrations import Dialect, Migration
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -67,6 +69,8 @@ class SqliteRecords:
     Writes start with BEGIN IMMEDIATE, so they wait (busy_timeout) for the write lock up front
     instead of failing half way.
     """
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
@@ -331,3 +335,27 @@ class SqliteRecords:
 
     async def is_opted_out(self, number_hash: str) -> bool:
         return await self._one("SELECT 1 FROM sms_optouts WHERE number_hash = ?", (number_hash,)) is not None
+
+    # --- copying a whole database -----------------------------------------------------------
+    async def count_rows(self, table: str) -> int:
+        row = await self._one(f"SELECT COUNT(*) FROM {require_known(table)}")  # noqa: S608
+        return int(row[0]) if row is not None else 0
+
+    async def dump_table(self, table: str, batch_rows: int) -> AsyncIterator[TableBatch]:
+        """One SELECT read to its end (one WAL snapshot), holding the connection's lock between
+        batches: meant for ``copy-db``'s own handle, not a serving process's."""
+        columns = tuple(str(r[1]) for r in await self._all(f"PRAGMA table_info({require_known(table)})"))
+        async with self._lock:
+            with _translated():
+                async with self.db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid") as cur:  # noqa: S608
+                    while rows := await cur.fetchmany(batch_rows):
+                        yield TableBatch(columns, [tuple(r) for r in rows])
+
+    async def load_rows(self, table: str, batch: TableBatch) -> int:
+        marks = ", ".join("?" * len(batch.columns))
+        async with self._write() as db:
+            before = db.total_changes
+            # Booleans arrive as bool from PostgreSQL: sqlite3 stores them as 1/0, as chatd does.
+            await db.executemany(f"INSERT OR IGNORE INTO {require_known(table)} ({', '.join(batch.columns)})"  # noqa: S608
+                                 f" VALUES ({marks})", batch.rows)
+            return db.total_changes - before

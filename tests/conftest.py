@@ -1,4 +1,5 @@
-"""Fixtures: a real Redis server, real chatd servers on real sockets, a real SQLite file."""
+"""Fixtures: a real Redis server, real chatd servers on real sockets, a real SQLite file (and a real
+PostgreSQL server, tests/postgres.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from config.logging import configure_logging
 from config.settings import Settings
 from peers import accounts
 from tests.helpers import WS, t
+from tests.postgres import postgres, postgres_url  # noqa: F401 - fixtures for every test module
 
 PASSWORD = "correct-horse-battery"
 

@@ -8,11 +8,16 @@ import json
 import logging
 import os
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import websockets
 from websockets.asyncio.client import ClientConnection
+
+from records import ConversationRecord, Records
+
+if TYPE_CHECKING:
+    from tests.conftest import Harness
 
 # Timing constants in tests scale with this factor (a slow CI machine sets it above 1).
 TIME_FACTOR = float(os.environ.get("CHATD_TEST_TIME_FACTOR", "1"))
@@ -109,3 +114,42 @@ class WS:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+async def chat_to_the_end(harness: Harness, peer_name: str = "alice", text: str = "hello, is anyone there?",
+                          rating: int | None = 4) -> str:
+    """A whole web conversation through the running service: a trained peer goes on shift, a
+    seeker writes, the peer accepts, answers and writes a note, the peer ends it, the seeker
+    rates it; the conversation's id (the worker archives it)."""
+    await harness.add_peer(peer_name)
+    peer = await harness.peer(peer_name, capacity=1)
+    seeker, welcome = await harness.seeker()
+    conv = str(welcome["conversation"])
+    await seeker.send(type="message", client_id="s1", text=text)
+    await seeker.next("ack", client_id="s1")
+    offer = await peer.next("offer", conversation=conv)
+    await peer.send(type="accept", offer=offer["offer"])
+    await peer.next("assigned", conversation=conv)
+    await peer.send(type="message", conversation=conv, client_id="p1", text="I'm here. Take your time.")
+    await peer.next("ack", client_id="p1")
+    await peer.send(type="note", conversation=conv, text="calmer now")
+    await peer.next("note", conversation=conv)
+    await peer.send(type="end", conversation=conv, outcome="resolved")
+    await seeker.next("ended")
+    if rating is not None:
+        await seeker.send(type="survey", rating=rating)
+        await asyncio.sleep(t(0.2))
+    await peer.send(type="shift", action="end")
+    await peer.next("shift", state="off")
+    return conv
+
+
+async def archived(store: Records, conv: str, timeout_s: float = 10.0) -> ConversationRecord:
+    """The conversation's row once the worker has archived it (its end time is there)."""
+    deadline = asyncio.get_running_loop().time() + t(timeout_s)
+    while asyncio.get_running_loop().time() < deadline:
+        row = await store.conversation(conv)
+        if row is not None and row.get("ended_ms"):
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"conversation {conv} was not archived within {timeout_s}s")

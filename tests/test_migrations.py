@@ -1,18 +1,23 @@
 """Schema migrations: a new database gets the whole schema, an old one is upgraded keeping its
-records, ``chatd migrate`` says what it did, and ``web``/``worker`` refuse a schema not theirs."""
+records, ``chatd migrate`` says what it did, and ``web``/``worker`` refuse a schema not theirs;
+on SQLite and on a real PostgreSQL (tests/postgres.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from records import SchemaMismatch, open_records
-from records.migrations import latest, migrations, sqlite_statements
+from records.migrations import TABLE, latest, migrations, sqlite_statements
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql")]
 
 # The schema chatd created before versioned migrations (the old SCHEMA constant, abridged to the
 # table the later migrations change and one more), with a row in each.
@@ -26,7 +31,59 @@ INSERT INTO sms_optouts VALUES ('abc', 2);
 """
 
 
-def _chatd(*args: str, database: Path, tmp_path: Path, extra: dict[str, str] | None = None,
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """A new database, once per backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "db.sqlite3"
+
+
+async def _at_version_one(database: str | Path) -> int:
+    """Make ``database`` an old one holding a record: SQLite from before migrations (version 0),
+    PostgreSQL at version 1 (it had no schema before migrations). Its version."""
+    if isinstance(database, Path):
+        with sqlite3.connect(database) as db:
+            db.executescript(LEGACY)
+        return 0
+    conn = await asyncpg.connect(database)
+    try:
+        async with conn.transaction():
+            await conn.execute(migrations("postgresql")[0].sql)
+            await conn.execute(f"CREATE TABLE {TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                               " applied_ms BIGINT NOT NULL)")
+            await conn.execute(f"INSERT INTO {TABLE} VALUES (1, 'initial', 0)")
+            await conn.execute("INSERT INTO supporters VALUES ('alice', 'Alice', 'peer', TRUE, FALSE, 'hash', 1)")
+            await conn.execute("INSERT INTO sms_optouts VALUES ('abc', 2)")
+    finally:
+        await conn.close()
+    return 1
+
+
+async def _insert_version(database: str | Path, version: int) -> None:
+    if isinstance(database, Path):
+        with sqlite3.connect(database) as db:
+            db.execute(f"INSERT INTO {TABLE} VALUES (?, 'from_the_future', 0)", (version,))
+        return
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(f"INSERT INTO {TABLE} VALUES ($1, 'from_the_future', 0)", version)
+    finally:
+        await conn.close()
+
+
+async def _has_migrations_table(database: str | Path) -> bool:
+    if isinstance(database, Path):
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone() is not None
+    conn = await asyncpg.connect(database)
+    try:
+        return bool(await conn.fetchval(f"SELECT to_regclass('{TABLE}') IS NOT NULL"))
+    finally:
+        await conn.close()
+
+
+def _chatd(*args: str, database: Path | str, tmp_path: Path, extra: dict[str, str] | None = None,
            stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATD_DATA_DIR": str(tmp_path / "var"), "CHATD_DATABASE": str(database),
            "CHATD_SECRET_KEY": "k" * 32, **(extra or {})}
@@ -49,10 +106,10 @@ def test_sqlite_statements_split_where_sqlite_says_a_statement_ends() -> None:
         sqlite_statements("CREATE TABLE t (x TEXT")
 
 
-async def test_a_new_database_gets_every_migration_and_a_second_migrate_does_nothing(tmp_path: Path) -> None:
-    store = await open_records(tmp_path / "new.sqlite3")
+async def test_a_new_database_gets_every_migration_and_a_second_migrate_does_nothing(database: str | Path) -> None:
+    store = await open_records(database)
     try:
-        assert await store.schema_version() == latest("sqlite")
+        assert await store.schema_version() == latest(store.dialect)
         assert await store.migrate() == []
         await store.add_supporter("bob", "Bob", "peer", True, "hash", 0, ("fr",))
         bob = await store.get_supporter("bob")
@@ -61,54 +118,61 @@ async def test_a_new_database_gets_every_migration_and_a_second_migrate_does_not
         await store.close()
 
 
-async def test_a_database_from_before_migrations_is_upgraded_with_its_records(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript(LEGACY)
-    with pytest.raises(SchemaMismatch, match=r"version 0 .* needs version .*chatd migrate"):
-        await open_records(path, schema="check")
-    store = await open_records(path, schema="any")
+async def test_migrating_at_once_from_several_processes_applies_each_migration_once(database: str | Path) -> None:
+    """Four handles (as four processes starting together) migrate a new database at once."""
+    stores = await asyncio.gather(*(open_records(database, schema="any") for _ in range(4)))
     try:
-        assert await store.schema_version() == 0
+        applied = await asyncio.gather(*(store.migrate() for store in stores))
+        assert sorted(m.version for batch in applied for m in batch) == list(range(1, latest("sqlite") + 1))
+        assert {await store.schema_version() for store in stores} == {latest("sqlite")}
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_an_old_database_is_upgraded_with_its_records(database: str | Path) -> None:
+    """SQLite: a file from before migrations; PostgreSQL: a database at version 1."""
+    start = await _at_version_one(database)
+    with pytest.raises(SchemaMismatch, match=rf"version {start} .* needs version .*chatd migrate"):
+        await open_records(database, schema="check")
+    store = await open_records(database, schema="any")
+    try:
+        assert await store.schema_version() == start
         applied = await store.migrate()
-        assert [m.version for m in applied] == list(range(1, latest("sqlite") + 1))
+        assert [m.version for m in applied] == list(range(start + 1, latest("sqlite") + 1))
         alice = await store.get_supporter("alice")
         assert alice is not None and alice.trained and alice.languages == ("en", "fr")
         assert await store.is_opted_out("abc")
     finally:
         await store.close()
-    checked = await open_records(path, schema="check")
+    checked = await open_records(database, schema="check")
     await checked.close()
 
 
-async def test_a_schema_newer_than_the_code_is_refused_even_by_migrate(tmp_path: Path) -> None:
-    path = tmp_path / "newer.sqlite3"
-    store = await open_records(path)
+async def test_a_schema_newer_than_the_code_is_refused_even_by_migrate(database: str | Path) -> None:
+    store = await open_records(database)
     await store.close()
-    with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO schema_migrations VALUES (?, 'from_the_future', 0)", (latest("sqlite") + 1,))
+    await _insert_version(database, latest("sqlite") + 1)
     for mode in ("migrate", "check"):
         with pytest.raises(SchemaMismatch, match="newer than this chatd"):
-            await open_records(path, schema=mode)  # type: ignore[arg-type]
+            await open_records(database, schema=mode)  # type: ignore[arg-type]
 
 
-def test_chatd_migrate_says_what_it_did_and_web_and_worker_refuse_an_old_schema(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript(LEGACY)
+async def test_chatd_migrate_says_what_it_did_and_web_and_worker_refuse_an_old_schema(
+        database: str | Path, tmp_path: Path) -> None:
+    start = await _at_version_one(database)
     # A Redis URL nobody listens on: the schema is checked before anything else is started.
     redis = {"CHATD_REDIS_URL": "redis://127.0.0.1:9/0"}
     for command in ("web", "worker"):
-        refused = _chatd(command, database=path, tmp_path=tmp_path, extra=redis)
+        refused = await asyncio.to_thread(_chatd, command, database=database, tmp_path=tmp_path, extra=redis)
         assert refused.returncode == 2, refused.stderr
         lines = refused.stderr.strip().splitlines()
         assert len(lines) == 1 and "chatd migrate" in lines[0], refused.stderr
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None
-    done = _chatd("migrate", database=path, tmp_path=tmp_path)
+    assert await _has_migrations_table(database) == (start > 0)  # the refusal wrote nothing
+    done = await asyncio.to_thread(_chatd, "migrate", database=database, tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert f"from version 0 to {latest('sqlite')}" in done.stdout and "0002_languages" in done.stdout
-    again = _chatd("migrate", database=path, tmp_path=tmp_path)
+    assert f"from version {start} to {latest('sqlite')}" in done.stdout and "0002_languages" in done.stdout
+    again = await asyncio.to_thread(_chatd, "migrate", database=database, tmp_path=tmp_path)
     assert again.stdout.strip() == f"database schema is up to date (version {latest('sqlite')})"
 
 

@@ -1,7 +1,7 @@
 """Durable records: archive is idempotent, forget wins races, retention purges, the CLI manages accounts.
 
 Tests that talk to the records alone take the ``records`` fixture (or open more handles on the
-same ``database``), so a second backend runs them by adding a parameter to ``database``.
+same ``database``), and run once per backend: SQLite and a real PostgreSQL (tests/postgres.py).
 """
 
 from __future__ import annotations
@@ -14,26 +14,30 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from config.settings import Settings
 from records import (
     ArchivedMessage,
     ArchivedNote,
+    AuditEntry,
     ConversationRecord,
     RecordExists,
     Records,
     RecordsUnavailable,
     open_records,
 )
+from records.postgres import PostgresRecords
 from routing.archive import archive, purge
-from tests.conftest import PASSWORD, Harness
+from tests.conftest import PASSWORD, Harness, free_port
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite")])
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql")])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    """Where the records live, once per backend (PostgreSQL joins in issue 11)."""
-    assert request.param == "sqlite"
+    """Where the records live, once per backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return tmp_path / "db.sqlite3"
 
 
@@ -122,9 +126,10 @@ async def test_a_taken_username_raises_record_exists(records: Records) -> None:
     assert supporter is not None and supporter.display_name == "Carol"
 
 
-async def test_a_database_locked_past_its_timeout_raises_records_unavailable(
-        database: str | Path) -> None:
-    """SQLite: another connection holds the write lock past the busy timeout (shortened here)."""
+async def test_a_database_locked_past_its_timeout_raises_records_unavailable(tmp_path: Path) -> None:
+    """SQLite: another connection holds the write lock past the busy timeout (shortened here).
+    SQLite only: the lock is taken through sqlite3 on the file; PostgreSQL's own is below."""
+    database = tmp_path / "db.sqlite3"
     opened = await open_records(database, busy_timeout_s=0.2)
     blocker = sqlite3.connect(database, isolation_level=None, timeout=0)
     try:
@@ -139,18 +144,44 @@ async def test_a_database_locked_past_its_timeout_raises_records_unavailable(
         await opened.close()
 
 
-@pytest.mark.parametrize("url", [
-    pytest.param("postgresql://chatd@db.internal/chatd", id="postgresql"),
-    pytest.param("postgres://db.internal/chatd", id="postgres"),
-])
-async def test_a_postgresql_url_is_refused_until_its_backend_lands(url: str, tmp_path: Path) -> None:
-    """The URL reaches open_records as given (a Path would fold its '//') and is refused by name."""
+async def test_a_table_locked_past_the_command_timeout_raises_records_unavailable(postgres_url: str) -> None:
+    """PostgreSQL: another session holds a lock on the table past the command timeout (shortened
+    here); the same call works once the lock goes."""
+    opened = await PostgresRecords.open(postgres_url, command_timeout_s=0.3)
+    blocker = await asyncpg.connect(postgres_url)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(RecordsUnavailable):
+            await opened.audit("alice", "accept", "c1", "", 0)
+        await transaction.commit()
+        await opened.audit("alice", "accept", "c1", "", 0)
+        assert len(await opened.audit_log("c1")) == 1
+    finally:
+        await blocker.close()
+        await opened.close()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_a_postgresql_url_opens_the_postgresql_backend(scheme: str, postgres_url: str, tmp_path: Path) -> None:
+    """The URL reaches open_records as given (a Path would fold its '//'), in either scheme."""
+    url = scheme + postgres_url.removeprefix("postgresql")
     settings = Settings.from_env({"CHATD_DATABASE": url, "CHATD_DATA_DIR": str(tmp_path)}, cwd=tmp_path,
                                  create_secret=False)
     assert settings.database == url
-    with pytest.raises(NotImplementedError, match="issue 11"):
-        await open_records(settings.database)
+    store = await open_records(settings.database)
+    try:
+        assert store.dialect == "postgresql"
+        await store.ping()
+    finally:
+        await store.close()
     assert list(tmp_path.iterdir()) == []  # no SQLite file made under a mangled name
+
+
+async def test_an_unreachable_postgresql_raises_records_unavailable() -> None:
+    with pytest.raises(RecordsUnavailable):
+        await open_records(f"postgresql://nobody@127.0.0.1:{free_port()}/chatd")
 
 
 async def test_forget_racing_archive_leaves_no_text(harness: Harness) -> None:
@@ -220,3 +251,46 @@ async def test_concurrent_reads_and_writes_across_processes_never_fail_locked(da
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_peer_starting_a_shift_from_two_consoles_at_once_opens_one_shift(database: str | Path) -> None:
+    """Many shift starts of one peer at once, from two handles (two processes): one open row,
+    with the capacity of one of them; the end closes it."""
+    stores = [await open_records(database), await open_records(database)]
+    try:
+        await asyncio.gather(*(stores[i % 2].shift_started("alice", 1 + i % 3, i) for i in range(12)))
+        rows = [row async for batch in stores[0].dump_table("shifts", 100) for row in batch.rows]
+        assert len(rows) == 1
+        await stores[1].shift_ended("alice", 99)
+        await stores[0].shift_started("alice", 2, 100)
+        assert await stores[0].count_rows("shifts") == 2
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_call_whose_connection_is_cut_mid_statement_is_run_again(postgres_url: str) -> None:
+    """PostgreSQL: the server ends the session of a call waiting on a lock (as a restart or a
+    failover would); the call is run again on a new connection and succeeds, writing once."""
+    opened = await PostgresRecords.open(postgres_url)
+    blocker = await asyncpg.connect(postgres_url)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+        call = asyncio.create_task(opened.audit("alice", "accept", "c1", "", 0))
+        waiting = None
+        for _ in range(100):
+            waiting = await blocker.fetchval("SELECT pid FROM pg_stat_activity WHERE application_name = 'chatd'"
+                                             " AND wait_event_type = 'Lock'")
+            if waiting is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting is not None, "the call never waited on the lock"
+        assert await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
+        await transaction.commit()
+        await asyncio.wait_for(call, 5)
+        assert await opened.audit_log("c1") == [AuditEntry("alice", "accept", "c1", "")]
+    finally:
+        await blocker.close()
+        await opened.close()
