@@ -18,9 +18,11 @@ from starlette.websockets import WebSocket
 from chatd import auth, fanout, ops
 from chatd.hub import Hub
 from chatd.peer import peer_endpoint
+from chatd.roster import roster_routes
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
 from chatd.sms_plugin import start_sms
+from chatd.stats import stats_routes
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
@@ -165,6 +167,8 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             Route("/api/login", auth.login, methods=["POST"]),
             Route("/api/logout", auth.logout, methods=["POST"]),
             Route("/api/me", auth.me),
+            *roster_routes(),
+            *stats_routes(),
             WebSocketRoute("/ws/seeker", seeker_endpoint),
             WebSocketRoute("/ws/peer", peer_endpoint),
             *_extra_routes(settings),

@@ -13,21 +13,43 @@ from urllib.parse import urlsplit
 
 from records.errors import RecordExists, RecordsError, RecordsUnavailable, SchemaMismatch
 from records.interface import (
+    ESCALATION_REASONS,
+    AccountAuditEntry,
     ArchivedMessage,
     ArchivedNote,
     AuditEntry,
     ConversationRecord,
+    DayBounds,
+    DayFigures,
     Escalation,
     Records,
     SchemaMode,
+    StatsFigures,
     Supporter,
 )
 from records.migrations import Migration
 from records.sqlite import BUSY_TIMEOUT_S, SqliteRecords
 
 __all__ = [
-    "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "Migration", "RecordExists",
-    "Records", "RecordsError", "RecordsUnavailable", "SchemaMismatch", "SchemaMode", "Supporter", "open_records",
+    "ESCALATION_REASONS",
+    "AccountAuditEntry",
+    "ArchivedMessage",
+    "ArchivedNote",
+    "AuditEntry",
+    "ConversationRecord",
+    "DayBounds",
+    "DayFigures",
+    "Escalation",
+    "Migration",
+    "RecordExists",
+    "Records",
+    "RecordsError",
+    "RecordsUnavailable",
+    "SchemaMismatch",
+    "SchemaMode",
+    "StatsFigures",
+    "Supporter",
+    "open_records",
 ]
 
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")

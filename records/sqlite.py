@@ -31,6 +31,7 @@ from records.interface import (
     Supporter,
 )
 from records.migrations import Migration
+from records.sqlite_program import SqliteProgram
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -57,7 +58,7 @@ def _translated() -> Iterator[None]:
         raise RecordsError(str(exc)) from exc
 
 
-class SqliteRecords:
+class SqliteRecords(SqliteProgram):
     """One SQLite connection (aiosqlite runs it on its own thread), shared by a process's tasks.
 
     Every method holds ``_lock`` from its first statement to its last, so the statements of two
