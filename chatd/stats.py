@@ -32,7 +32,7 @@ from records.keyspace import Keys
 from routing.archive import live_rows
 
 MAX_DAYS = 366
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # ASCII digits only (\d takes any script's)
 CSV_COLUMNS = ("date", "conversations", "paired", "abandoned", "escalated")
 
 

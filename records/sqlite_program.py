@@ -194,13 +194,14 @@ class SqliteProgram:
         clipped = [DayBounds(d.date, d.start_ms, max(d.start_ms, min(d.end_ms, now_ms))) for d in days]
         cte, params = _days_cte(clipped)
         # The overlap of each shift with each day: min(shift end, day end) - max(shift
-        # start, day start), written with CASE (SQLite's MIN/MAX are PostgreSQL's LEAST/GREATEST).
+        # start, day start), written with CASE (SQLite's MIN/MAX are PostgreSQL's LEAST/GREATEST);
+        # a day without any shift joins one row of NULLs, which counts 0.
         rows = await self._all(
             f"""{cte}
-            SELECT days.day, SUM(
+            SELECT days.day, SUM(CASE WHEN s.id IS NULL THEN 0 ELSE
                    (CASE WHEN COALESCE(s.ended_ms, days.end_ms) < days.end_ms
                          THEN COALESCE(s.ended_ms, days.end_ms) ELSE days.end_ms END)
-                 - (CASE WHEN s.started_ms > days.start_ms THEN s.started_ms ELSE days.start_ms END))
+                 - (CASE WHEN s.started_ms > days.start_ms THEN s.started_ms ELSE days.start_ms END) END)
             FROM days
             LEFT JOIN shifts s
               ON s.started_ms < days.end_ms AND COALESCE(s.ended_ms, days.end_ms) > days.start_ms
