@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 from chatd import auth, fanout, ops
 from chatd.hub import Hub
 from chatd.peer import peer_endpoint
+from chatd.program import ProgramCache, ProgramListener, program_routes
 from chatd.roster import roster_routes
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
@@ -110,11 +111,12 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
         store = await open_records(settings.database, busy_timeout_s=settings.database_busy_timeout_s, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
-        hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
+        hub = Hub(redis, [keys.ch_queue, keys.ch_sup, keys.ch_program])
         services = Services(
             settings=settings, redis=redis, store=store, engine=engine, hub=hub,
             sessions=Sessions(redis, keys, settings.secret_key, settings.session_ttl_s),
             risk=RiskMatcher.from_file(settings.risk_phrases), proc_id=new_id()[:12], keys=keys)
+        services.program = ProgramCache(store)
         app.state.services = services
         worker: Worker | None = None
         teardowns: list[Teardown] = []
@@ -122,6 +124,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             await hub.start()
             hub.add_base_subscriber(keys.ch_queue, fanout.QueueListener(services))
             hub.add_base_subscriber(keys.ch_sup, fanout.AlertListener(services))
+            hub.add_base_subscriber(keys.ch_program, ProgramListener(services, services.program))
             if run_web:
                 services.spawn(fanout.heartbeat(services), "heartbeat")
                 services.spawn(fanout.queue_ticker(services), "queue-ticker")
@@ -169,6 +172,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             Route("/api/me", auth.me),
             *roster_routes(),
             *stats_routes(),
+            *program_routes(),
             WebSocketRoute("/ws/seeker", seeker_endpoint),
             WebSocketRoute("/ws/peer", peer_endpoint),
             *_extra_routes(settings),

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 
 from chatd import wire
 from chatd.connection import Connection, parse_json
+from chatd.program import seeker_service
 from chatd.services import Services
 from config.logging import get_logger
 from routing import frames
@@ -133,7 +134,8 @@ class SeekerConnection(Connection):
         await self.services.hub.subscribe(self.services.keys.ch_seeker(conv), self)
         await engine.attach("seeker", conv, self.id, self.services.proc_id)
         self.send(frames.encode(frames.Welcome(conversation=conv, resume=token, crisis_line=s.crisis_line,
-                                               crisis_email=s.crisis_email, lang=info.lang)))
+                                               crisis_email=s.crisis_email, lang=info.lang,
+                                               service=await seeker_service(self.services))))
         if hello.resume is not None:
             log.info("conversation.resumed", conversation=conv)
             await self._replay(conv, hello.last_seq)

@@ -268,9 +268,10 @@ class Records(Protocol):
         """Whether the number has opted out."""
 
     # --- program operations (contract section 9; records/sqlite_program.py) -------------------
-    async def audit_account(self, actor: str, action: str, account: str, detail: str, now_ms: int) -> None:
-        """Append a roster change made by ``actor`` to ``account`` to the audit log (``detail``
-        never holds a password or its hash)."""
+    async def audit_account(self, actor: str, action: str, account: str | None, detail: str,
+                            now_ms: int) -> None:
+        """Append a change made by an admin (``actor``) to the audit log: to ``account``, or to
+        the program's settings (None). ``detail`` never holds a password or its hash."""
 
     async def account_audit(self, account: str | None = None, limit: int = 500) -> list[AccountAuditEntry]:
         """The audit log newest first (at most ``limit`` entries): all of it, or the entries

@@ -64,7 +64,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:sms:pace:{fh}       string next free send slot of a sending number (fh: its HMAC)
 
 Channels: ``P:ev:s:{c}`` seeker frames, ``P:ev:m:{c}`` monitor frames, ``P:ev:p:{u}`` a peer's
-frames, ``P:ev:sup`` supervisor alerts, ``P:ev:queue`` queue changed.
+frames, ``P:ev:sup`` supervisor alerts, ``P:ev:queue`` queue changed, ``P:ev:program`` the
+program's settings changed (``hours`` or ``canned``: each web process reloads them).
 
 Lua builds some of these names itself: routing/_lib.lua's ``K`` table (every routing script)
 from the prefix, and sms/inbound.lua a conversation's hash from ``conv("")``. The SMS outbox
@@ -206,6 +207,10 @@ class Keys:
     @property
     def ch_queue(self) -> str:
         return f"{self.prefix}:ev:queue"
+
+    @property
+    def ch_program(self) -> str:
+        return f"{self.prefix}:ev:program"
 
 
 @dataclass(frozen=True, slots=True)

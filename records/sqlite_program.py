@@ -70,7 +70,8 @@ class SqliteProgram:
     _all: Callable[..., Awaitable[list[sqlite3.Row]]]
 
     # --- audit of roster changes ------------------------------------------------------------
-    async def audit_account(self, actor: str, action: str, account: str, detail: str, now_ms: int) -> None:
+    async def audit_account(self, actor: str, action: str, account: str | None, detail: str,
+                            now_ms: int) -> None:
         async with self._write() as db:
             await db.execute("INSERT INTO audit (at_ms, actor, action, conversation, detail, account)"
                              " VALUES (?, ?, ?, NULL, ?, ?)", (now_ms, actor, action, detail, account))
