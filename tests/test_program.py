@@ -160,3 +160,34 @@ async def test_another_process_sees_new_hours_without_restart(harness: Harness,
         if welcome["service"]["open"] is False:
             break
     assert welcome["service"]["open"] is False
+
+
+def test_the_closed_text_puts_the_crisis_line_first_in_both_languages() -> None:
+    from sms.texts import Language, SmsTexts
+    texts = SmsTexts(crisis_line="1-844-750-1648", crisis_email="x@example.org")
+    en = texts.queued_closed(Language.EN, 2, at(2026, 12, 28, 9))
+    assert en.index("1-844-750-1648") < en.index("Peers are back") and "Mon Dec 28, 9:00" in en
+    assert "(number 2)" in en
+    fr = texts.queued_closed(Language.FR, 2, at(2026, 12, 28, 9))
+    assert "lundi 28 décembre, 9 h 00" in fr and fr.index("1-844-750-1648") < fr.index("Retour des pairs")
+    both = texts.queued_closed(None, 1, None)
+    assert "back later" in both and "plus tard" in both
+
+
+async def test_a_texter_outside_hours_is_told_by_text(harness: Harness) -> None:
+    from sms.twilio_server import LocalTwilio
+    from tests.test_sms_bridge import FROM, SID, TOKEN, _bodies, text
+    twilio = LocalTwilio(SID, TOKEN, status_callbacks=True, callback_delay_s=0.05)
+    await twilio.start()
+    try:
+        srv = await harness.start(twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_from_number=FROM,
+                                  twilio_api_base=twilio.base_url)
+        await harness.add_peer("ada", role="admin")
+        cookie = await harness.login("ada")
+        assert (await _call(srv, "PUT", "/api/admin/hours", cookie, CLOSED)).status_code == 200
+        assert (await text(srv, "hello")).status_code == 200
+        first = (await _bodies(twilio, 1))[0]
+        assert first.startswith("Peers are not available right now. To talk now, call the 24/7 line: 1-844-750-1648")
+        assert "Les pairs aidants ne sont pas disponibles" in first
+    finally:
+        await twilio.aclose()
