@@ -97,7 +97,8 @@ def to_json(first: date, last: date, s: StatsFigures, peer_hours: list[tuple[str
         "answered_within": {"60": _share(s.answered_60), "120": _share(s.answered_120)},
         "survey": {"responses": s.survey_responses, "mean": s.survey_mean},
         "days": [{"date": d.date, "conversations": d.conversations, "paired": d.paired,
-                  "abandoned": d.abandoned, "escalated": d.escalated} for d in s.days],
+                  "abandoned": d.abandoned, "escalated": d.escalated,
+                  "by_channel": d.by_channel, "by_lang": d.by_lang} for d in s.days],
         "peer_hours": [{"date": day, "hours": h} for day, h in peer_hours],
     }
 

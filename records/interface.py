@@ -148,6 +148,8 @@ class DayFigures:
     paired: int
     abandoned: int
     escalated: int
+    by_channel: dict[str, int]
+    by_lang: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)

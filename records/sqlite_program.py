@@ -153,7 +153,8 @@ class SqliteProgram:
             for k, v in counts.items():
                 total[k] = total.get(k, 0) + v
             out_days.append(DayFigures(str(row[0]), counts["conversations"], counts["paired"],
-                                       counts["abandoned"], counts["escalated"]))
+                                       counts["abandoned"], counts["escalated"],
+                                       {ch: counts[ch] for ch in CHANNELS}, {lang: counts[lang] for lang in LANGS}))
         p50, p90 = await self._wait_percentiles(days[0].start_ms, days[-1].end_ms, total.get("paired", 0))
         n = total.get("conversations", 0)
         survey_n = total.get("survey_n", 0)

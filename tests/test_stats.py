@@ -112,7 +112,8 @@ async def test_a_scripted_dst_day_figure_by_figure(program: tuple[Running, dict[
         "wait_s": {"p50": 90.0, "p90": 130.0},  # waits 30, 90, 130: ranks 2 and 3
         "answered_within": {"60": 0.25, "120": 0.5},  # of 4 queued: 1 within 60 s, 2 within 120 s
         "survey": {"responses": 2, "mean": 3.0},
-        "days": [{"date": "2026-03-08", "conversations": 4, "paired": 3, "abandoned": 1, "escalated": 2}],
+        "days": [{"date": "2026-03-08", "conversations": 4, "paired": 3, "abandoned": 1, "escalated": 2,
+                  "by_channel": {"web": 3, "sms": 1}, "by_lang": {"en": 2, "fr": 2}}],
         "peer_hours": [{"date": "2026-03-08", "hours": 0.0}],
     }
 
