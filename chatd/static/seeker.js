@@ -431,7 +431,10 @@ document.addEventListener('visibilitychange', () => {
 
 async function loadConfig() {
   Object.assign(config, await publicConfig); // {} when it cannot be read: the defaults above stay
+  // Service hours before the first message (the socket opens only then); welcome updates it.
+  if (config.service && !service) service = config.service;
   renderCrisis();
+  renderClosed();
   showNotice();
 }
 
