@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from chatd import auth, fanout, ops
+from chatd import auth, fanout, metrics, ops
 from chatd.hub import Hub
 from chatd.peer import peer_endpoint
 from chatd.program import ProgramCache, ProgramListener, program_routes
@@ -117,6 +117,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             sessions=Sessions(redis, keys, settings.secret_key, settings.session_ttl_s),
             risk=RiskMatcher.from_file(settings.risk_phrases), proc_id=new_id()[:12], keys=keys)
         services.program = ProgramCache(store)
+        services.process_metrics = metrics.ProcessMetrics()
         app.state.services = services
         worker: Worker | None = None
         teardowns: list[Teardown] = []
@@ -163,7 +164,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     routes: list[BaseRoute] = [
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
-        Route("/metrics", ops.metrics),
+        Route("/metrics", metrics.metrics),
     ]
     if run_web:
         routes += [

@@ -171,12 +171,14 @@ class SeekerConnection(Connection):
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
         risk = services.risk.matches(msg.text)
+        started = time.perf_counter()
         try:
             result = await services.engine.append(conv, "seeker", msg.text, client_id=msg.client_id, risk=risk)
         except RoutingError as exc:
             if exc.message == "the conversation has ended":
                 raise RoutingError("not_allowed", "the conversation has ended") from None
             raise
+        services.process_metrics.relay.observe(time.perf_counter() - started)
         self.mark_seen(conv, result.seq)
         self.send(frames.encode(frames.SeekerAck(client_id=msg.client_id, seq=result.seq)))
         if result.queued:

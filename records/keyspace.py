@@ -38,6 +38,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:proc:{p}            string heartbeat (TTL)
     P:proc:{p}:conns      set    "kind|id|socket" held by that process
     P:stats               hash   counters for /metrics
+    P:hist:{name}         hash   a histogram for /metrics (routing/histograms.py): b{i}, sum, count
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -181,6 +182,9 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    def hist(self, name: str) -> str:
+        return f"{self.prefix}:hist:{name}"
 
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"
