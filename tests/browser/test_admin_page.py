@@ -73,7 +73,8 @@ def test_an_admin_adds_a_peer_who_signs_in_and_goes_on_shift(new_page: Any, serv
     expect(row).to_contain_text("fr")
     expect(admin.locator("#flash")).to_contain_text("noor")
     expect(admin.locator("#audit-table tbody tr").first).to_contain_text("account.create")
-    screenshot(admin, "admin-roster", full_page=True)
+    admin.locator("#roster-section").scroll_into_view_if_needed()
+    screenshot(admin, "admin-roster")
 
     peer = new_page("/console", name="noor")
     login(peer, Account("noor", "Noor"), password="a-long-enough-password")
@@ -109,6 +110,7 @@ def test_closed_hours_change_the_chat_window(new_page: Any, server: ChatdServer)
     expect(admin.locator("#holidays li")).to_contain_text("2026-12-25")
     admin.click("#hours-form button[type=submit]")
     expect(admin.locator("#hours-now")).to_contain_text("Closed now")
+    admin.locator("#hours-section").scroll_into_view_if_needed()
     screenshot(admin, "admin-hours")
 
     seeker = new_page("/", name="seeker-closed")
@@ -145,7 +147,8 @@ def test_a_canned_response_edited_in_french_reaches_an_open_console(new_page: An
     admin.fill("#c-fr-0-text", f"Bonjour {XSS}")
     admin.click("#canned-form button[type=submit]")
     expect(admin.locator("#flash")).to_contain_text("saved")
-    screenshot(admin, "admin-canned", full_page=False)
+    admin.locator("#canned-section").scroll_into_view_if_needed()
+    screenshot(admin, "admin-canned")
 
     option = canned.locator("optgroup[lang], optgroup").locator("option", has_text=XSS)
     expect(option).to_have_count(1)  # no reload: the console refetched on canned_changed
@@ -169,7 +172,7 @@ def test_statistics_charts_tables_axe_and_a_phone(new_page: Any, server: ChatdSe
     days = admin.locator("#stats-charts table").first
     expect(days.locator("thead th")).to_have_count(6)
     assert admin.locator("#chart-days title").text_content()
-    screenshot(admin, "admin-stats", full_page=True)
+    screenshot(admin, "admin-stats")
     violations = axe_violations(admin)
     assert not violations, format_violations(violations)
     admin.click("#lang-switch")
