@@ -4,7 +4,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
 
     P:conv:{c}            hash   state, channel, lang, seq, created, queued, first_queued, band,
                                  peer, peer_name, offer, accepted, risk, escalated, last, ended,
-                                 ended_by, outcome, survey, label, forgotten; its channel's needs:
+                                 ended_by, outcome, survey, label, forgotten, first_reply (when
+                                 a peer first wrote, for /metrics); its channel's needs:
                                  events, idle_ms, archive_delay_ms; SMS: number (while
                                  open), number_hash, sms_lang, sms_queued_notice, sms_notices
     P:conv:{c}:log        list   stored messages, JSON {seq, from, text, at}, in seq order
