@@ -163,7 +163,8 @@ async def update_supporter(request: Request, caller: Caller) -> Response:
     # An admin cannot lock itself out: the program would be left without anyone to undo it.
     if username == caller.username and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
         raise Refused(400, "bad_request", "you cannot disable your own account or give up its admin role")
-    if await services.store.get_supporter(username) is None:
+    before = await services.store.get_supporter(username)
+    if before is None:
         raise Refused(404, "not_found", f"no account named {username!r}")
     password_hash = await asyncio.to_thread(accounts.HASHER.hash, password) if password is not None else None
     if not await services.store.update_supporter(username, password_hash=password_hash, **changes):
@@ -172,7 +173,9 @@ async def update_supporter(request: Request, caller: Caller) -> Response:
     if password is not None:
         detail["password"] = "reset"  # noqa: S105 (that it changed; never the password or its hash)
     await _audit(services, caller, "account.update", username, detail)
-    if changes.get("disabled"):
+    # A console holds its account's role from sign-in: a changed role ends the sessions, so a
+    # demoted supervisor loses monitoring and whispers at once, not at the next sign-in.
+    if changes.get("disabled") or changes.get("role", before.role) != before.role:
         await end_sessions(services.redis, services.keys, services.sessions, username)
     elif password is not None:
         keep = caller.session_hash if username == caller.username else None

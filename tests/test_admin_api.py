@@ -227,3 +227,18 @@ async def test_an_admin_cannot_lock_itself_out(program: tuple[Running, dict[str,
         response = await _call(srv, "PATCH", "/api/admin/supporters/ada", cookies["ada"], body=body)
         assert response.status_code == 400
     assert await _roster(srv) == before
+
+
+async def test_a_role_change_ends_the_accounts_sessions(harness: Harness,
+                                                        program: tuple[Running, dict[str, str]]) -> None:
+    """A demoted supervisor's console closes at once (4401): its role was taken at sign-in."""
+    srv, cookies = program
+    ws = await harness.peer("sue", cookie=cookies["sue"])
+    response = await _call(srv, "PATCH", "/api/admin/supporters/sue", cookies["ada"], body={"role": "peer"})
+    assert response.status_code == 200 and response.json()["role"] == "peer"
+    assert await ws.closed(timeout=5) == 4401
+    assert (await _call(srv, "GET", "/api/me", cookies["sue"])).status_code == 401
+    # Other edits leave the sessions alone.
+    assert (await _call(srv, "PATCH", "/api/admin/supporters/pat", cookies["ada"],
+                        body={"display_name": "Pat B"})).status_code == 200
+    assert (await _call(srv, "GET", "/api/me", cookies["pat"])).status_code == 200
