@@ -17,12 +17,15 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from chatd import auth, fanout, ops
+from chatd import auth, fanout, metrics, ops
 from chatd.hub import Hub
 from chatd.peer import peer_endpoint
+from chatd.program import ProgramCache, ProgramListener, program_routes
+from chatd.roster import roster_routes
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
 from chatd.sms_plugin import start_sms
+from chatd.stats import stats_routes
 from config.logging import get_logger
 from config.settings import Settings
 from peers.sessions import Sessions
@@ -110,11 +113,13 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
         store = await open_records(settings.database, **settings.records_options, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
-        hub = Hub(redis, [keys.ch_queue, keys.ch_sup])
+        hub = Hub(redis, [keys.ch_queue, keys.ch_sup, keys.ch_program])
         services = Services(
             settings=settings, redis=redis, store=store, engine=engine, hub=hub,
             sessions=Sessions(redis, keys, settings.secret_key, settings.session_ttl_s),
             risk=RiskMatcher.from_file(settings.risk_phrases), proc_id=new_id()[:12], keys=keys)
+        services.program = ProgramCache(store)
+        services.process_metrics = metrics.ProcessMetrics()
         app.state.services = services
         worker: Worker | None = None
         teardowns: list[Teardown] = []
@@ -122,6 +127,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
             await hub.start()
             hub.add_base_subscriber(keys.ch_queue, fanout.QueueListener(services))
             hub.add_base_subscriber(keys.ch_sup, fanout.AlertListener(services))
+            hub.add_base_subscriber(keys.ch_program, ProgramListener(services, services.program))
             if run_web:
                 services.spawn(fanout.heartbeat(services), "heartbeat")
                 services.spawn(fanout.queue_ticker(services), "queue-ticker")
@@ -160,13 +166,16 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
     routes: list[BaseRoute] = [
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
-        Route("/metrics", ops.metrics),
+        Route("/metrics", metrics.metrics),
     ]
     if run_web:
         routes += [
             Route("/api/login", auth.login, methods=["POST"]),
             Route("/api/logout", auth.logout, methods=["POST"]),
             Route("/api/me", auth.me),
+            *roster_routes(),
+            *stats_routes(),
+            *program_routes(),
             WebSocketRoute("/ws/seeker", seeker_endpoint),
             WebSocketRoute("/ws/peer", peer_endpoint),
             *_extra_routes(settings),

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from redis.asyncio import Redis
@@ -18,6 +19,8 @@ from starlette.applications import Starlette
 
 from chatd.app import create_app
 from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
+from chatd.roster import end_sessions
+from chatd.stats import BadRange, figures, parse_range, to_table
 from config.logging import configure_logging, get_logger
 from config.settings import Settings, SettingsError
 from config.textrules import find_unencodable
@@ -27,7 +30,6 @@ from peers.sessions import Sessions
 from records import Records, RecordsError, SchemaMismatch, open_records
 from records.copy import TargetNotEmpty, copy_records
 from records.keyspace import Keys
-from routing import envelope
 from routing.archive import purge
 
 log = get_logger("chatd.cli")
@@ -145,8 +147,7 @@ async def _kick_user(settings: Settings, username: str) -> None:
     redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
     try:
         keys = Keys(settings.key_prefix)
-        await Sessions(redis, keys, settings.secret_key, settings.session_ttl_s).delete_all(username)
-        await redis.publish(keys.ch_peer(username), envelope.pack_control("kick", "*"))
+        await end_sessions(redis, keys, Sessions(redis, keys, settings.secret_key, settings.session_ttl_s), username)
     finally:
         await redis.aclose()
 
@@ -189,6 +190,27 @@ async def cmd_supporters(settings: Settings, args: argparse.Namespace) -> int:
             await accounts.set_flags(store, args.username, disabled=True)
             await _kick_user(settings, args.username)
             print(f"{args.username} is disabled; its sessions have ended")
+    return 0
+
+
+async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the figures of /api/stats as a table; live conversations count when the service's
+    Redis answers."""
+    try:
+        first, last = parse_range(args.start, args.end)
+    except BadRange as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 2
+    url = settings.redis_url or running_url(settings.data_dir)
+    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True) if url else None
+    try:
+        async with _open_store(settings) as store:
+            result = await figures(store, redis, Keys(settings.key_prefix), first, last,
+                                   ZoneInfo(settings.timezone))
+    finally:
+        if redis is not None:
+            await redis.aclose()
+    print(to_table(result), end="")
     return 0
 
 
@@ -259,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the target: a postgresql:// URL (or a SQLite file path); migrated first")
     copy.add_argument("--resume", action="store_true",
                       help="finish an interrupted copy into this target (rows already there are kept)")
+    stats = sub.add_parser("stats", help="program statistics for a range of days (as /api/stats)")
+    stats.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (CHATD_TIMEZONE)")
+    stats.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD, inclusive")
     sup = sub.add_parser("supporters", help="peer supporter accounts")
     ssub = sup.add_subparsers(dest="action", required=True)
     add = ssub.add_parser("add", help="create an account (password on standard input)")
@@ -302,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_loop(_worker_main(settings, redis_url))
         if args.command == "supporters":
             return asyncio.run(cmd_supporters(settings, args))
+        if args.command == "stats":
+            return asyncio.run(cmd_stats(settings, args))
         if args.command == "purge":
             return asyncio.run(cmd_purge(settings))
         if args.command == "copy-db":

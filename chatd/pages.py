@@ -18,7 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from chatd.program import seeker_service
 from config.settings import Settings
+from routing.frames import as_dict
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -134,10 +136,11 @@ class _StaticFiles(StaticFiles):
 
 
 def page_routes(settings: Settings) -> list[BaseRoute]:
-    """Routes for ``GET /``, ``GET /console``, ``GET /api/public-config`` and ``/static``."""
+    """Routes for ``GET /``, ``GET /console``, ``GET /admin``, ``GET /api/public-config`` and ``/static``."""
     # Read once: the files ship with the package and do not change while it runs.
     seeker_html = (STATIC_DIR / "seeker.html").read_bytes()
     console_html = (STATIC_DIR / "console.html").read_bytes()
+    admin_html = (STATIC_DIR / "admin.html").read_bytes()
     config_body = public_config(settings)
 
     async def seeker_page(request: Request) -> Response:
@@ -146,12 +149,22 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     async def console_page(request: Request) -> Response:
         return Response(console_html, media_type="text/html", headers=PAGE_HEADERS)
 
+    async def admin_page(request: Request) -> Response:
+        # The page is the same for everyone; what it shows follows the session (/api/me) and
+        # the API refuses what the role may not do.
+        return Response(admin_html, media_type="text/html", headers=PAGE_HEADERS)
+
     async def config_endpoint(request: Request) -> Response:
-        return JSONResponse(config_body, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
+        # Service hours are read per request (cached per process, chatd/program.py): the chat
+        # window shows them before its socket opens, at the first message.
+        service = as_dict(await seeker_service(request.app.state.services))
+        return JSONResponse({**config_body, "service": service},
+                            headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
 
     return [
         Route("/", seeker_page, methods=["GET"], name="seeker_page"),
         Route("/console", console_page, methods=["GET"], name="console_page"),
+        Route("/admin", admin_page, methods=["GET"], name="admin_page"),
         Route("/api/public-config", config_endpoint, methods=["GET"], name="public_config"),
         Mount("/static", app=_StaticFiles(directory=STATIC_DIR), name="static"),
     ]

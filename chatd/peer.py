@@ -225,8 +225,10 @@ class PeerConnection(Connection):
         log.info("offer.declined", peer=self.user)
 
     async def _message(self, msg: wire.PeerMessage) -> None:
+        started = time.perf_counter()
         result = await self.services.engine.append(msg.conversation, "peer", msg.text, client_id=msg.client_id,
                                                    actor=self.user)
+        self.services.process_metrics.relay.observe(time.perf_counter() - started)
         self.mark_seen(msg.conversation, result.seq)
         self.send(frames.encode(frames.PeerAck(conversation=msg.conversation, client_id=msg.client_id,
                                                seq=result.seq)))

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 
 from chatd import wire
 from chatd.connection import Connection, parse_json
+from chatd.program import seeker_service
 from chatd.services import Services
 from config.logging import get_logger
 from routing import frames
@@ -133,7 +134,8 @@ class SeekerConnection(Connection):
         await self.services.hub.subscribe(self.services.keys.ch_seeker(conv), self)
         await engine.attach("seeker", conv, self.id, self.services.proc_id)
         self.send(frames.encode(frames.Welcome(conversation=conv, resume=token, crisis_line=s.crisis_line,
-                                               crisis_email=s.crisis_email, lang=info.lang)))
+                                               crisis_email=s.crisis_email, lang=info.lang,
+                                               service=await seeker_service(self.services))))
         if hello.resume is not None:
             log.info("conversation.resumed", conversation=conv)
             await self._replay(conv, hello.last_seq)
@@ -169,12 +171,14 @@ class SeekerConnection(Connection):
     async def _message(self, conv: str, msg: wire.SeekerMessage) -> None:
         services = self.services
         risk = services.risk.matches(msg.text)
+        started = time.perf_counter()
         try:
             result = await services.engine.append(conv, "seeker", msg.text, client_id=msg.client_id, risk=risk)
         except RoutingError as exc:
             if exc.message == "the conversation has ended":
                 raise RoutingError("not_allowed", "the conversation has ended") from None
             raise
+        services.process_metrics.relay.observe(time.perf_counter() - started)
         self.mark_seen(conv, result.seq)
         self.send(frames.encode(frames.SeekerAck(client_id=msg.client_id, seq=result.seq)))
         if result.queued:

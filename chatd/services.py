@@ -48,6 +48,8 @@ class Services:
     queue_dirty: asyncio.Event = field(default_factory=asyncio.Event)
     sms: Any = None  # the SMS bridge (sms/bridge.py), set at start-up
     sms_simulator: Any = None  # the phone simulator, when no Twilio account is configured
+    program: Any = None  # the hours and canned responses cached here (chatd/program.py ProgramCache)
+    process_metrics: Any = None  # this process's own measurements (chatd/metrics.py ProcessMetrics)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A process-level background task, owned here: cancelled and awaited at shutdown."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.textrules import is_encodable
 
@@ -109,6 +110,7 @@ class Settings:
     twilio_api_base: str = "https://api.twilio.com"
     sms_rate_per_s: float = 1.0
     demo_account: bool = True
+    timezone: str = "America/Toronto"  # CHATD_TIMEZONE: the program's days (statistics, service hours)
 
     @property
     def public_origin(self) -> str:
@@ -164,6 +166,7 @@ class Settings:
             raise SettingsError(f"CHATD_LOG_FORMAT must be json or console, got {log_format!r}")
         redis_url = env.get("CHATD_REDIS_URL") or None
         twilio_sid = env.get("TWILIO_ACCOUNT_SID") or None
+        timezone = _timezone(env.get("CHATD_TIMEZONE") or "America/Toronto")
         return cls(
             host=host,
             port=port,
@@ -200,7 +203,17 @@ class Settings:
             # The demo account exists only on fully embedded defaults (issue 4).
             demo_account=redis_url is None and twilio_sid is None
             and (env.get("CHATD_DEMO_ACCOUNT", "1") not in ("0", "false", "no")),
+            timezone=timezone,
         )
+
+
+def _timezone(name: str) -> str:
+    """``CHATD_TIMEZONE``: an IANA zone name the system's time zone database knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"CHATD_TIMEZONE must be an IANA time zone such as America/Toronto, got {name!r}") from None
+    return name
 
 
 def _database(raw: str, data_dir: Path) -> Path | str:

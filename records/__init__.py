@@ -13,13 +13,18 @@ from urllib.parse import urlsplit
 
 from records.errors import RecordExists, RecordsError, RecordsUnavailable, SchemaMismatch
 from records.interface import (
+    ESCALATION_REASONS,
+    AccountAuditEntry,
     ArchivedMessage,
     ArchivedNote,
     AuditEntry,
     ConversationRecord,
+    DayBounds,
+    DayFigures,
     Escalation,
     Records,
     SchemaMode,
+    StatsFigures,
     Supporter,
     TableBatch,
 )
@@ -28,8 +33,25 @@ from records.postgres import POOL_SIZE, PostgresRecords
 from records.sqlite import BUSY_TIMEOUT_S, SqliteRecords
 
 __all__ = [
-    "ArchivedMessage", "ArchivedNote", "AuditEntry", "ConversationRecord", "Escalation", "Migration", "RecordExists",
-    "Records", "RecordsError", "RecordsUnavailable", "SchemaMismatch", "SchemaMode", "Supporter", "TableBatch",
+    "ESCALATION_REASONS",
+    "AccountAuditEntry",
+    "ArchivedMessage",
+    "ArchivedNote",
+    "AuditEntry",
+    "ConversationRecord",
+    "DayBounds",
+    "DayFigures",
+    "Escalation",
+    "Migration",
+    "RecordExists",
+    "Records",
+    "RecordsError",
+    "RecordsUnavailable",
+    "SchemaMismatch",
+    "SchemaMode",
+    "StatsFigures",
+    "Supporter",
+    "TableBatch",
     "open_records",
 ]
 

@@ -18,7 +18,8 @@ from records import migrations
 from records.errors import RecordsError, SchemaMismatch
 from records.interface import Records
 
-TABLES: tuple[str, ...] = ("supporters", "shifts", "conversations", "messages", "notes", "sms_optouts", "audit")
+TABLES: tuple[str, ...] = ("supporters", "shifts", "conversations", "messages", "notes", "sms_optouts", "audit",
+                          "program_settings")
 BATCH_ROWS = 1000
 
 

@@ -123,6 +123,66 @@ class TableBatch(NamedTuple):
     rows: list[tuple[Any, ...]]
 
 
+# The reasons a conversation is escalated for (contract section 5), in the order figures list them.
+ESCALATION_REASONS: tuple[str, ...] = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
+
+
+class AccountAuditEntry(NamedTuple):
+    """One audit log entry as the admin page lists it: ``account`` is the account a roster
+    change was made to (None for a peer's action on a conversation)."""
+
+    at_ms: int
+    actor: str
+    action: str
+    account: str | None
+    conversation: str | None
+    detail: str
+
+
+class DayBounds(NamedTuple):
+    """One calendar day of the program's time zone as epoch milliseconds ``[start_ms, end_ms)``
+    (23 or 25 hours long on a daylight-saving change); ``date`` is ``YYYY-MM-DD``."""
+
+    date: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """One day's counts of conversations created that day (statistics, contract section 9)."""
+
+    date: str
+    conversations: int
+    paired: int
+    abandoned: int
+    escalated: int
+    by_channel: dict[str, int]
+    by_lang: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StatsFigures:
+    """Aggregates over the conversations created in a range of days; nothing in them names a
+    conversation, a person or a text. ``wait_p50_s``/``wait_p90_s`` are nearest-rank
+    percentiles of the waits of paired conversations; ``answered_60``/``answered_120`` the
+    share of queued conversations a peer accepted within that many seconds (None: none queued)."""
+
+    conversations: int
+    by_channel: dict[str, int]
+    by_lang: dict[str, int]
+    paired: int
+    abandoned: int
+    escalations: dict[str, int]
+    wait_p50_s: float | None
+    wait_p90_s: float | None
+    answered_60: float | None
+    answered_120: float | None
+    survey_responses: int
+    survey_mean: float | None
+    days: list[DayFigures]
+
+
 class Records(Protocol):
     """The durable records of one process (one connection or pool, shared by its tasks).
 
@@ -233,3 +293,32 @@ class Records(Protocol):
         """Insert the batch in one transaction, keeping a row already there with the same primary
         key (so a repeated batch adds nothing), ids included (a generated id's sequence is moved
         past them); the number of rows inserted."""
+
+    # --- program operations (contract section 9; records/program_sql.py and each backend) ------
+    async def audit_account(self, actor: str, action: str, account: str | None, detail: str,
+                            now_ms: int) -> None:
+        """Append a change made by an admin (``actor``) to the audit log: to ``account``, or to
+        the program's settings (None). ``detail`` never holds a password or its hash."""
+
+    async def account_audit(self, account: str | None = None, limit: int = 500) -> list[AccountAuditEntry]:
+        """The audit log newest first (at most ``limit`` entries): all of it, or the entries
+        made by or to ``account``."""
+
+    async def program_setting(self, name: str) -> str | None:
+        """The JSON text stored under ``name`` ('service_hours', 'canned_responses'); None: unset."""
+
+    async def set_program_setting(self, name: str, value_json: str, actor: str, now_ms: int) -> None:
+        """Store the JSON text ``value_json`` under ``name``, replacing what was there."""
+
+    async def record_live_conversations(self, rows: Sequence[ConversationRecord]) -> None:
+        """Upsert the rows of conversations still live in Redis (no texts, no label, no number
+        hash), so statistics count them. A row already archived as ended is left as it is (the
+        archive is newer than any live copy); ``survey`` and ``forgotten`` are kept."""
+
+    async def stats(self, days: Sequence[DayBounds]) -> StatsFigures:
+        """Aggregates over the conversations queued at least once and created within ``days``
+        (consecutive, oldest first)."""
+
+    async def peer_hours(self, days: Sequence[DayBounds], now_ms: int) -> list[float]:
+        """Hours spent on shift by all peers together within each day (open shifts up to
+        ``now_ms``), one figure per day."""

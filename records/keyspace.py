@@ -4,7 +4,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
 
     P:conv:{c}            hash   state, channel, lang, seq, created, queued, first_queued, band,
                                  peer, peer_name, offer, accepted, risk, escalated, last, ended,
-                                 ended_by, outcome, survey, label, forgotten; its channel's needs:
+                                 ended_by, outcome, survey, label, forgotten, first_reply (when
+                                 a peer first wrote, for /metrics); its channel's needs:
                                  events, idle_ms, archive_delay_ms; SMS: number (while
                                  open), number_hash, sms_lang, sms_queued_notice, sms_notices
     P:conv:{c}:log        list   stored messages, JSON {seq, from, text, at}, in seq order
@@ -38,6 +39,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:proc:{p}            string heartbeat (TTL)
     P:proc:{p}:conns      set    "kind|id|socket" held by that process
     P:stats               hash   counters for /metrics
+    P:hist:{name}         hash   a histogram for /metrics (routing/histograms.py): b{i}, sum, count
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -64,7 +66,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:sms:pace:{fh}       string next free send slot of a sending number (fh: its HMAC)
 
 Channels: ``P:ev:s:{c}`` seeker frames, ``P:ev:m:{c}`` monitor frames, ``P:ev:p:{u}`` a peer's
-frames, ``P:ev:sup`` supervisor alerts, ``P:ev:queue`` queue changed.
+frames, ``P:ev:sup`` supervisor alerts, ``P:ev:queue`` queue changed, ``P:ev:program`` the
+program's settings changed (``hours`` or ``canned``: each web process reloads them).
 
 Lua builds some of these names itself: routing/_lib.lua's ``K`` table (every routing script)
 from the prefix, and sms/inbound.lua a conversation's hash from ``conv("")``. The SMS outbox
@@ -181,6 +184,9 @@ class Keys:
     def stats(self) -> str:
         return f"{self.prefix}:stats"
 
+    def hist(self, name: str) -> str:
+        return f"{self.prefix}:hist:{name}"
+
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"
 
@@ -206,6 +212,10 @@ class Keys:
     @property
     def ch_queue(self) -> str:
         return f"{self.prefix}:ev:queue"
+
+    @property
+    def ch_program(self) -> str:
+        return f"{self.prefix}:ev:program"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 import asyncpg
 
@@ -37,6 +37,7 @@ from records.interface import (
     TableBatch,
 )
 from records.migrations import Dialect, Migration
+from records.postgres_program import PostgresProgram
 
 POOL_SIZE = 5
 CONNECT_TIMEOUT_S = 5.0  # opening a connection, or waiting for a free one of the pool
@@ -93,6 +94,7 @@ T = TypeVar("T")
 # What the pool lends; generic only in asyncpg's stubs, hence the string.
 Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 Work = Callable[[Conn], Awaitable[T]]
+IsolationLevel = Literal["serializable", "repeatable_read", "read_uncommitted", "read_committed"]
 
 
 @contextlib.contextmanager
@@ -117,7 +119,7 @@ def _status_count(status: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-class PostgresRecords:
+class PostgresRecords(PostgresProgram):
     """A bounded asyncpg pool, shared by a process's tasks; see the module's docstring."""
 
     dialect: Dialect = "postgresql"
@@ -165,16 +167,17 @@ class PostgresRecords:
         except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             self._pool.terminate()
 
-    async def _run(self, work: Work[T], *, transaction: bool = True) -> T:
-        """Run ``work`` on a pooled connection (in one transaction unless told otherwise), again
-        after a transient failure, up to ``ATTEMPTS`` times; errors translated."""
+    async def _run(self, work: Work[T], *, transaction: bool = True, isolation: IsolationLevel | None = None) -> T:
+        """Run ``work`` on a pooled connection (in one transaction unless told otherwise, at
+        ``isolation`` or the server's default), again after a transient failure, up to
+        ``ATTEMPTS`` times; errors translated."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with _translated():
                     async with self._pool.acquire(timeout=self._connect_timeout_s) as conn:
                         if not transaction:
                             return await work(conn)
-                        async with conn.transaction():
+                        async with conn.transaction(isolation=isolation):
                             return await work(conn)
             except RecordsUnavailable as exc:
                 if attempt == ATTEMPTS or not _transient(exc.__cause__):

@@ -33,6 +33,7 @@ from records.interface import (
     TableBatch,
 )
 from records.migrations import Dialect, Migration
+from records.sqlite_program import SqliteProgram
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -59,7 +60,7 @@ def _translated() -> Iterator[None]:
         raise RecordsError(str(exc)) from exc
 
 
-class SqliteRecords:
+class SqliteRecords(SqliteProgram):
     """One SQLite connection (aiosqlite runs it on its own thread), shared by a process's tasks.
 
     Every method holds ``_lock`` from its first statement to its last, so the statements of two

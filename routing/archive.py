@@ -11,15 +11,63 @@ from __future__ import annotations
 import json
 import time
 
+from redis.asyncio import Redis
+
 from config.settings import Settings
-from records import ArchivedMessage, ArchivedNote, ConversationRecord, Escalation, Records
+from records import ArchivedMessage, ArchivedNote, ConversationRecord, Escalation, Records, replies
+from records.keyspace import Keys
 from routing.engine import Engine
 
 MIN_REDIS_KEEP_S = 60
+LIVE_BATCH = 200  # conversations read from Redis per round trip
 
 
 def _int(v: str | None) -> int | None:
     return int(v) if v else None
+
+
+def conversation_row(conv: str, h: dict[str, str], esc: list[str]) -> ConversationRecord:
+    """The records' row of a conversation from its Redis hash and escalation list (live or ended)."""
+    first_queued = _int(h.get("first_queued"))
+    accepted, ended = _int(h.get("accepted")), _int(h.get("ended"))
+    wait_end = accepted or ended
+    escalations: list[Escalation] = []
+    for item in esc:
+        reason, _, at = item.partition("|")
+        escalations.append({"reason": reason, "at_ms": int(at or 0)})
+    return {
+        "id": conv, "channel": h.get("channel"), "lang": h.get("lang"), "created_ms": _int(h.get("created")),
+        "queued_ms": first_queued, "accepted_ms": accepted, "ended_ms": ended, "ended_by": h.get("ended_by"),
+        "outcome": h.get("outcome") or None,
+        "wait_s": (wait_end - first_queued) / 1000 if first_queued and wait_end else None,
+        "peer": h.get("peer") or h.get("last_peer") or None, "escalations": escalations,
+        "risk": h.get("risk") == "1", "survey": _int(h.get("survey")), "label": h.get("label") or None,
+        "number_hash": h.get("number_hash") or None, "forgotten": h.get("forgotten") == "1",
+    }
+
+
+async def live_rows(redis: Redis, k: Keys) -> list[ConversationRecord]:
+    """The rows of conversations not yet in the records as ended: live ones (``P:live``) and
+    ended ones whose archive is still due (an ``archive`` timer), each queued at least once.
+
+    Statistics upsert these before they count (``Records.record_live_conversations``)."""
+    convs = set(replies.texts(await redis.smembers(k.live)))
+    convs.update(m.partition("|")[2] for m in replies.texts(await redis.zrange(k.timers, 0, -1))
+                 if m.startswith("archive|"))
+    rows: list[ConversationRecord] = []
+    ordered = sorted(convs)
+    for start in range(0, len(ordered), LIVE_BATCH):
+        batch = ordered[start:start + LIVE_BATCH]
+        async with redis.pipeline(transaction=False) as pipe:
+            for conv in batch:
+                pipe.hgetall(k.conv(conv))
+                pipe.lrange(k.esc(conv), 0, -1)
+            found = await pipe.execute()
+        for i, conv in enumerate(batch):
+            h: dict[str, str] = found[2 * i]
+            if h and h.get("first_queued"):
+                rows.append(conversation_row(conv, h, found[2 * i + 1]))
+    return rows
 
 
 async def archive(engine: Engine, store: Records, settings: Settings, conv: str) -> bool:
@@ -37,22 +85,7 @@ async def archive(engine: Engine, store: Records, settings: Settings, conv: str)
     if h.get("state") != "ended":
         return False
     forgotten = h.get("forgotten") == "1"
-    first_queued = _int(h.get("first_queued"))
-    accepted, ended = _int(h.get("accepted")), _int(h.get("ended"))
-    wait_end = accepted or ended
-    escalations: list[Escalation] = []
-    for item in esc:
-        reason, _, at = item.partition("|")
-        escalations.append({"reason": reason, "at_ms": int(at or 0)})
-    row: ConversationRecord = {
-        "id": conv, "channel": h.get("channel"), "lang": h.get("lang"), "created_ms": _int(h.get("created")),
-        "queued_ms": first_queued, "accepted_ms": accepted, "ended_ms": ended, "ended_by": h.get("ended_by"),
-        "outcome": h.get("outcome") or None,
-        "wait_s": (wait_end - first_queued) / 1000 if first_queued and wait_end else None,
-        "peer": h.get("peer") or h.get("last_peer") or None, "escalations": escalations,
-        "risk": h.get("risk") == "1", "survey": _int(h.get("survey")), "label": h.get("label") or None,
-        "number_hash": h.get("number_hash") or None, "forgotten": forgotten,
-    }
+    row = conversation_row(conv, h, esc)
     keep_texts = settings.retention_days > 0 and not forgotten
     messages, notes = [], []
     if keep_texts:

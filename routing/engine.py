@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from records import replies
 from records.keyspace import Keys
-from routing import envelope, frames, texts
+from routing import envelope, frames, histograms, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -222,7 +222,19 @@ class Engine:
         if kind == "queued":
             return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]),
                                 escalated=_reasons(reply[3]))
+        if sender == "peer":
+            await self._first_reply(conv)
         return AppendResult(seq=int(reply[1]), escalated=_reasons(reply[2]))
+
+    async def _first_reply(self, conv: str) -> None:
+        """Time to a peer's first reply (metrics): marked once per conversation (HSETNX)."""
+        now = now_ms()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(self.keys.conv(conv), "first_reply", now)
+            pipe.hget(self.keys.conv(conv), "accepted")
+            first, accepted = await pipe.execute()
+        if first and accepted:
+            await histograms.observe(self.redis, self.keys, "first_reply", max(0, now - int(accepted)) / 1000)
 
     async def end(self, conv: str, by: str, *, actor: str = "", outcome: str = "",
                   only_if_detached: bool = False) -> bool:
@@ -235,7 +247,12 @@ class Engine:
             if str(reply[1]) in ("ended", "attached"):
                 return False
             raise _err(reply)
-        await self.redis.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self.keys.stats, f"conversations_ended_{by}", 1)
+            pipe.hget(self.keys.conv(conv), "accepted")
+            _, accepted = await pipe.execute()
+        if not accepted:  # ended before any peer accepted it: abandoned, by whom
+            await self.redis.hincrby(self.keys.stats, f"abandoned_{by}", 1)
         return True
 
     async def escalate(self, conv: str, reason: str, *, actor: str = "", only_if_queued: bool = False) -> bool:
@@ -307,11 +324,16 @@ class Engine:
 
     # --- offers ----------------------------------------------------------------------------
     async def accept(self, offer: str, peer: str) -> str:
-        reply = await self.scripts.call("accept", offer, peer, now_ms(), iso_now(),
+        now = now_ms()
+        reply = await self.scripts.call("accept", offer, peer, now, iso_now(),
                                         texts.text("joined", "en"), texts.text("joined", "fr"))
         if str(reply[0]) == "err":
             raise _err(reply)
-        return str(reply[1])
+        conv = str(reply[1])
+        queued = replies.text(await self.redis.hget(self.keys.conv(conv), "queued"))
+        if queued:
+            await histograms.observe(self.redis, self.keys, "queue_wait", max(0, now - int(queued)) / 1000)
+        return conv
 
     async def decline(self, offer: str, peer: str) -> None:
         reply = await self.scripts.call("release_offer", offer, peer, "decline", MISSED_OFFERS_BEFORE_BREAK)

@@ -61,6 +61,16 @@ class StoredNote:
 
 # --- to the seeker ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    """Service hours as the seeker sees them (routing/hours.py): peers available now or not,
+    and if not, when next (ISO 8601 with offset; None: not scheduled) in the program's zone."""
+
+    open: bool
+    next_open: str | None
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Welcome:
     type: ClassVar[str] = "welcome"
     conversation: str
@@ -68,6 +78,7 @@ class Welcome:
     crisis_line: str
     crisis_email: str
     lang: str
+    service: Service | None = omitted()  # noqa: RUF009 (None, or a frozen Service)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +261,13 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CannedChanged:
+    """The canned responses were edited: the console fetches them again (GET /api/canned)."""
+
+    type: ClassVar[str] = "canned_changed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Queue:
     type: ClassVar[str] = "queue"
     waiting: int
@@ -335,7 +353,7 @@ SEEKER_FRAMES: tuple[type[Any], ...] = (Welcome, SeekerAck, SeekerMessage, Statu
                                         SeekerEscalation, SeekerTyping, SeekerEnded, Forgotten, Error)
 CONSOLE_FRAMES: tuple[type[Any], ...] = (Shift, Offer, Revoked, Released, Assigned, Monitoring, PeerAck,
                                          PeerMessage, PeerTyping, PeerEnded, Delivery, Queue, Synced, Note,
-                                         PeerEscalation, Alert, Language, Overview, Error)
+                                         PeerEscalation, Alert, Language, Overview, CannedChanged, Error)
 
 
 class FrameError(ValueError):

@@ -25,9 +25,11 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -40,7 +42,7 @@ from config.settings import Settings
 from config.textrules import is_blank
 from records import Records, replies
 from records.keyspace import Keys
-from routing import envelope, frames
+from routing import envelope, frames, hours
 from routing import texts as routing_texts
 from routing.engine import ChannelNeeds, Engine, new_id, now_ms
 from routing.errors import RoutingError
@@ -486,6 +488,14 @@ class SmsBridge:
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
 
+    async def _service_now(self) -> _Service:
+        """Whether the program is within its service hours now, and when it next opens."""
+        tz = ZoneInfo(self.settings.timezone)
+        now = datetime.now(tz)
+        current = hours.load(await self.records.program_setting("service_hours"))
+        is_open = current.is_open(now)
+        return _Service(is_open, None if is_open else current.next_open(now))
+
     async def _event_safely(self, raw: str) -> None:
         try:
             await self.on_event(raw)
@@ -513,7 +523,10 @@ class SmsBridge:
                 text = routing_texts.bilingual(text)
         elif kind == "status" and frame.get("state") == "waiting":
             if await self._first_queued_notice(conv):
-                text = self.texts.queued(lang, int(frame.get("position") or 1))
+                place = int(frame.get("position") or 1)
+                service = await self._service_now()
+                text = (self.texts.queued(lang, place) if service.open
+                        else self.texts.queued_closed(lang, place, service.next_open))
         elif kind == "escalation":
             text = self.texts.escalation(lang)
         elif kind == "ended":
@@ -528,6 +541,11 @@ class SmsBridge:
             await self.on_delivery(conv, seq, DeliveryState.FAILED, "21610")
             return
         await self.outbox.enqueue(conv, seq, number, text)
+
+
+class _Service(NamedTuple):
+    open: bool
+    next_open: datetime | None
 
 
 def _bridge(request: Request) -> SmsBridge:

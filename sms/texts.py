@@ -12,6 +12,7 @@ Twilio's Advanced Opt-Out settings, since Twilio answers those keywords itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from config.settings import Settings
@@ -46,6 +47,22 @@ class SmsTexts:
               "Reply STOP to stop texts, HELP for help.")
         fr = (f"Merci de nous écrire. Vous êtes en file (numéro {place}); une personne aidante "
               f"formée vous répondra ici. Urgence : 911. Ligne 24/7 : {self.crisis_line}. "
+              "Répondez ARRET pour arrêter, AIDE pour de l'aide.")
+        if lang is None:
+            return _both(en + " Reply FR for French.", fr + " Répondez EN pour l'anglais.")
+        return _pick(lang, en, fr)
+
+    def queued_closed(self, lang: Language | None, place: int, next_open: datetime | None) -> str:
+        """First answer to a new texter outside service hours: the 24/7 line first, when peers
+        are next available (local time of the program), then their place in line."""
+        when_en = f"from {_when_en(next_open)}" if next_open else "later"
+        when_fr = f"à partir du {_when_fr(next_open)}" if next_open else "plus tard"
+        en = (f"Peers are not available right now. To talk now, call the 24/7 line: {self.crisis_line}. "
+              f"In an emergency call 911. Peers are back {when_en}; you're in line (number {place}) and "
+              "a peer will text you back here. Reply STOP to stop texts, HELP for help.")
+        fr = (f"Les pairs aidants ne sont pas disponibles en ce moment. Pour parler maintenant, ligne 24/7 : "
+              f"{self.crisis_line}. Urgence : 911. Retour des pairs {when_fr}; vous êtes en file "
+              f"(numéro {place}) et une personne aidante vous répondra ici. "
               "Répondez ARRET pour arrêter, AIDE pour de l'aide.")
         if lang is None:
             return _both(en + " Reply FR for French.", fr + " Répondez EN pour l'anglais.")
@@ -124,6 +141,23 @@ class SmsTexts:
     def language_set(self, lang: Language) -> str:
         """Confirmation of an ``EN``/``FR`` choice, in the chosen language."""
         return _pick(lang, "OK, we'll text you in English.", "D'accord, nous vous écrirons en français.")
+
+
+_DAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+              "novembre", "décembre")
+
+
+def _when_en(t: datetime) -> str:
+    """``Mon Dec 28, 9:00`` (24-hour clock: one spelling, no AM/PM to misread)."""
+    return f"{_DAYS_EN[t.weekday()]} {_MONTHS_EN[t.month - 1]} {t.day}, {t.hour}:{t.minute:02d}"
+
+
+def _when_fr(t: datetime) -> str:
+    """``lundi 28 décembre, 9 h 00``."""
+    return f"{_DAYS_FR[t.weekday()]} {t.day} {_MONTHS_FR[t.month - 1]}, {t.hour} h {t.minute:02d}"
 
 
 def _pick(lang: Language | None, en: str, fr: str) -> str:

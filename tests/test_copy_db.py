@@ -4,6 +4,7 @@ tables is every table the migrations make."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -38,6 +39,9 @@ async def _populate(harness: Harness) -> list[str]:
     await store.archive_conversation({"id": "forgotten-1", "ended_ms": 7}, [])
     await store.forget("forgotten-1")
     await store.audit("sam", "monitor", conv, "", 9)
+    await store.audit_account("sam", "supporter.update", "sam", "trained", 10)
+    await store.set_program_setting("service_hours", json.dumps({"weekly": {"mon": [["09:00", "17:00"]]},
+                                                                 "holidays": ["2026-12-25"]}), "sam", 11)
     return [conv, "sms-1", "rated-before-archive", "forgotten-1"]
 
 
@@ -49,6 +53,8 @@ async def _snapshot(store: Records, convs: list[str]) -> dict[str, Any]:
         "conversations": {c: (await store.conversation(c), await store.messages(c), await store.notes(c))
                           for c in convs},
         "audit": await store.audit_log(),
+        "account_audit": await store.account_audit(),
+        "service_hours": json.loads(await store.program_setting("service_hours") or "null"),
         "opted_out": await store.is_opted_out("hash-stopped"),
         "shifts": sorted(shifts),
         "counts": {table: await store.count_rows(table) for table in TABLES},

@@ -34,6 +34,7 @@ socket.resend = resendPending;
 socket.addEventListener('frame', (event) => handle(event.detail));
 socket.addEventListener('ready', () => {
   $('conn').hidden = true;
+  loadCanned(); // signed in now; an edit made while offline is picked up too
   renderShift();
   resumeMonitoring();
 });
@@ -70,6 +71,7 @@ function handle(frame) {
     case 'escalation': onEscalation(frame); break;
     case 'alert': onAlert(frame); break;
     case 'overview': onOverview(frame); break;
+    case 'canned_changed': loadCanned(); break;
     case 'error': onError(frame); break;
     default: break; // later additions to the protocol are ignored
   }
@@ -127,5 +129,4 @@ document.addEventListener('visibilitychange', () => {
 // ---- start ----
 
 applyLanguage();
-loadCanned();
 resumeSession();

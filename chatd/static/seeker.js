@@ -44,6 +44,8 @@ const transcript = new Transcript($('transcript'), {
 // ended, forgotten. The connection state is apart: a waiting or active conversation
 // can be offline for a while and resume.
 let state = 'idle';
+// The welcome's `service` field: {open, next_open, timezone} (docs/protocol.md).
+let service = null;
 let statusFrame = null;
 let lastTypingSent = 0;
 let typingTimer = null;
@@ -119,8 +121,28 @@ function flash(text) {
   flashTimer = setTimeout(() => { node.hidden = true; node.textContent = ''; }, 8000);
 }
 
+// Outside service hours: the 24/7 line first, then when peers are next available, in the
+// program's time zone (named, since the seeker may be elsewhere).
+function renderClosed() {
+  const box = $('closed');
+  box.hidden = !service || service.open !== false;
+  if (box.hidden) return;
+  $('closed-tel').href = telHref(config.crisis_line);
+  $('closed-tel').textContent = config.crisis_line;
+  let next = t('closed.unknown');
+  if (service.next_open) {
+    const when = new Intl.DateTimeFormat(i18n.lang === 'fr' ? 'fr-CA' : 'en-CA', {
+      timeZone: service.timezone, weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric',
+      minute: '2-digit', timeZoneName: 'short',
+    }).format(new Date(service.next_open));
+    next = t('closed.next', { when });
+  }
+  $('closed-next').textContent = next;
+}
+
 function applyLanguage() {
   i18n.apply();
+  renderClosed();
   document.title = t('title');
   const sw = $('lang-switch');
   sw.textContent = t('lang.switch');
@@ -191,7 +213,9 @@ function handle(frame) {
       if (frame.resume) session.set(K.token, frame.resume);
       if (frame.crisis_line) config.crisis_line = frame.crisis_line;
       if (frame.crisis_email) config.crisis_email = frame.crisis_email;
+      service = frame.service || null;
       renderCrisis();
+      renderClosed();
       showOffline(false);
       if (state === 'idle') setState('waiting');
       socket.markReady(); // sends what is pending: flushOutbox()
@@ -407,7 +431,10 @@ document.addEventListener('visibilitychange', () => {
 
 async function loadConfig() {
   Object.assign(config, await publicConfig); // {} when it cannot be read: the defaults above stay
+  // Service hours before the first message (the socket opens only then); welcome updates it.
+  if (config.service && !service) service = config.service;
   renderCrisis();
+  renderClosed();
   showNotice();
 }
 

@@ -15,6 +15,7 @@ function showLogin(message) {
   $('app-view').hidden = true;
   $('logout').hidden = true;
   $('whoami').hidden = true;
+  $('admin-link').hidden = true;
   $('login-error').textContent = message || '';
   $('login-username').focus();
 }
@@ -29,6 +30,9 @@ export function showApp() {
   const role = ['peer', 'supervisor', 'admin'].includes(profile.role) ? profile.role : 'peer';
   who.textContent = `${profile.display_name || profile.username} (${t(`role.${role}`)})`;
   $('supervisor').hidden = !isSupervisor();
+  // Admins manage the program at /admin; supervisors read its statistics there.
+  $('admin-link').hidden = !isSupervisor();
+  $('admin-link').textContent = t(role === 'admin' ? 'admin.link' : 'admin.stats');
   if (profile.trained === false) showError(t('shift.untrained'));
   document.body.classList.toggle('is-supervisor', isSupervisor());
 }

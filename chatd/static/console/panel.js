@@ -8,7 +8,7 @@ import { announce, convs, i18n, send, showError, t } from './shared.js';
 
 const TYPING_SEND_EVERY_MS = 2000;
 
-/** chatd/static/canned.json: {"en": [{label, text}…], "fr": […]}. */
+/** GET /api/canned (the program's, edited at /admin): {"en": [{label, text}…], "fr": […]}. */
 let canned = { en: [], fr: [] };
 
 /** A new panel and its tab, with ids of their own; not in the page yet. */
@@ -150,10 +150,11 @@ function fillCanned(select, convLang) {
   }
 }
 
-/** Read the canned responses once, then fill the panels already open. */
+/** Read the canned responses (at sign-in, and again on `canned_changed`), then refill the
+ * panels already open. Options are built with textContent: a label is never HTML. */
 export async function loadCanned() {
   try {
-    const res = await fetch('/static/canned.json', { credentials: 'omit' });
+    const res = await fetch('/api/canned', { credentials: 'same-origin', cache: 'no-store' });
     if (res.ok) canned = await res.json();
   } catch { /* no canned responses: the composer still works */ }
   for (const conv of convs.values()) {

@@ -154,4 +154,6 @@ export default {
   'value.none': '–', // a number not known yet
   // The language switch names the other language, in that language.
   'lang.switch': 'Français',
+  'admin.link': 'Program admin',
+  'admin.stats': 'Statistics',
 };

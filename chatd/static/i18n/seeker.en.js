@@ -62,6 +62,11 @@ export default {
   'error.too_large': 'That message is too long. Please split it into shorter messages.',
   'error.generic': 'Something went wrong. Please try again.',
   'title.new': '(new message) Peer support chat',
+  'closed.title': 'Peer supporters are not available right now',
+  'closed.now': 'To talk to someone now, call the 24/7 line:',
+  'closed.next': 'Peer supporters are next available {when}.',
+  'closed.unknown': 'No peer supporter hours are scheduled at the moment.',
+  'closed.write': 'You can still write here: a peer will answer when one is available.',
   // The language switch names the other language, in that language.
   'lang.switch': 'Français',
 };

@@ -62,6 +62,11 @@ export default {
   'error.too_large': 'Ce message est trop long. Veuillez le diviser en messages plus courts.',
   'error.generic': 'Un problème est survenu. Veuillez réessayer.',
   'title.new': '(nouveau message) Clavardage de soutien par les pairs',
+  'closed.title': 'Les pairs aidants ne sont pas disponibles en ce moment',
+  'closed.now': 'Pour parler à quelqu’un maintenant, appelez la ligne 24/7 :',
+  'closed.next': 'Les pairs aidants seront de nouveau disponibles le {when}.',
+  'closed.unknown': 'Aucune heure de disponibilité des pairs aidants n’est prévue pour le moment.',
+  'closed.write': 'Vous pouvez quand même écrire ici : une personne aidante vous répondra dès que possible.',
   // The language switch names the other language, in that language.
   'lang.switch': 'English',
 };
