@@ -182,45 +182,75 @@ local function assigned_frame(conv)
          ',"notes":[' .. table.concat(notes, ',') .. '],"history":[' .. table.concat(hist, ',') .. ']}'
 end
 
+-- The languages a peer takes chats in (field 'langs', "en,fr", set from its account when it went
+-- on shift); a peer hash without it (on shift since before languages existed) speaks both.
+local function peer_langs(raw)
+  local t = {}
+  for _, l in ipairs(split((raw and raw ~= '') and raw or 'en,fr')) do t[l] = true end
+  return t
+end
+
+-- How long a conversation waits for a peer who speaks its language (CHATD_LANG_FALLBACK_S).
+local LANG_FALLBACK_MS = tonumber(CONST.lang_fallback_ms) or 0
+
+-- A conversation queued at now_ms: the worker matches again when its language wait ends (timer
+-- 'lang|conv'), so it reaches any peer then, not at the worker's next round by chance.
+local function lang_timer(conv, now_ms)
+  if LANG_FALLBACK_MS > 0 then redis.call('ZADD', K.timers, now_ms + LANG_FALLBACK_MS, 'lang|' .. conv) end
+end
+
 -- One matching pass (routing/policy.py states the rules; tests/test_policy.py checks this
 -- function makes the same decisions as plan_offers on random cases). Waiting conversations in
--- queue order (score, then id); each goes to the on-shift peer with room with the lowest load
--- (active + offers), then idle longest, then name; a peer who declined it or let it expire only
--- when no other peer with room can take it. Offers use ids[first..#ids] in turn.
+-- queue order (score, then id). Until LANG_FALLBACK_MS after its queueing a conversation goes
+-- only to a peer who speaks its language (an SMS one whose language is not known: any peer);
+-- none with room: it is skipped, and the ones behind it are matched. Among the peers it may go
+-- to: one who has not declined it or let it expire, then one who speaks its language, then the
+-- lowest load (active + offers), then idle longest, then name. Offers use ids[first..#ids].
 -- Returns: offers made, and 1 when it stopped for want of ids (more may be possible).
 local function match_pass(now_ms, timeout_ms, limit, ids, first)
   local pool = {}
   for _, user in ipairs(redis.call('SMEMBERS', K.on_shift)) do
     local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'offers', 'idle_since',
-                         'debrief_until')
-    local p = {user = user, capacity = num(h[2]), load = num(h[3]) + num(h[4]), idle = num(h[5])}
+                         'debrief_until', 'langs')
+    local p = {user = user, capacity = num(h[2]), load = num(h[3]) + num(h[4]), idle = num(h[5]),
+               langs = peer_langs(h[7])}
     if h[1] == 'on' and num(h[6]) <= now_ms and p.load < p.capacity then pool[#pool + 1] = p end
   end
   local made, next_id = 0, first
   if #pool == 0 then return made, 0 end
   for _, conv in ipairs(redis.call('ZRANGE', K.queue, 0, limit - 1)) do
-    if redis.call('HGET', K.conv(conv), 'state') == 'waiting' then
+    local c = redis.call('HMGET', K.conv(conv), 'state', 'lang', 'queued', 'sms_lang')
+    if c[1] == 'waiting' then
       if next_id > #ids then return made, 1 end
+      local lang = c[2] or ''
+      if c[4] == '' then lang = '' end  -- an SMS texter's language not known yet
+      local strict = lang ~= '' and now_ms < num(c[3]) + LANG_FALLBACK_MS
       local declined = {}
       for _, d in ipairs(redis.call('SMEMBERS', K.declined(conv))) do declined[d] = true end
-      local best, best_i, best_fresh = nil, 0, false
+      local best, best_i, best_key = nil, 0, nil
       for i, p in ipairs(pool) do
-        local fresh = not declined[p.user]
-        local better = best == nil or (fresh and not best_fresh)
-        if not better and fresh == best_fresh then
-          if p.load ~= best.load then better = p.load < best.load
-          elseif p.idle ~= best.idle then better = p.idle < best.idle
-          else better = p.user < best.user end
+        local speaks = lang == '' or p.langs[lang] == true
+        if speaks or not strict then
+          local key = {declined[p.user] and 1 or 0, speaks and 0 or 1, p.load, p.idle}
+          local better = best == nil
+          if not better then
+            for j = 1, 4 do
+              if key[j] ~= best_key[j] then better = key[j] < best_key[j]; break end
+              if j == 4 then better = p.user < best.user end
+            end
+          end
+          if better then best, best_i, best_key = p, i, key end
         end
-        if better then best, best_i, best_fresh = p, i, fresh end
       end
-      make_offer(conv, best.user, ids[next_id], now_ms, now_ms + timeout_ms, '')
-      next_id = next_id + 1
-      made = made + 1
-      best.load = best.load + 1
-      if best.load >= best.capacity then
-        table.remove(pool, best_i)
-        if #pool == 0 then return made, 0 end
+      if best ~= nil then
+        make_offer(conv, best.user, ids[next_id], now_ms, now_ms + timeout_ms, '')
+        next_id = next_id + 1
+        made = made + 1
+        best.load = best.load + 1
+        if best.load >= best.capacity then
+          table.remove(pool, best_i)
+          if #pool == 0 then return made, 0 end
+        end
       end
     end
   end

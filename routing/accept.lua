@@ -11,7 +11,7 @@ if redis.call('HGET', K.conv(conv), 'state') ~= 'waiting' then return {'err', 'o
 local display = redis.call('HGET', K.peer(user), 'display') or user
 local lang = redis.call('HGET', K.conv(conv), 'lang')
 redis.call('ZREM', K.queue, conv)
-redis.call('ZREM', K.timers, 'wait|' .. conv)
+redis.call('ZREM', K.timers, 'wait|' .. conv, 'lang|' .. conv)
 -- Written before the peer is set, so the peer gets it once, in the history below.
 append_msg(conv, 'system', (lang == 'fr') and ARGV[7] or ARGV[6], at)
 redis.call('HSET', K.conv(conv), 'state', 'active', 'peer', user, 'peer_name', display)

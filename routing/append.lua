@@ -47,6 +47,7 @@ if state == 'new' and sender == 'seeker' then
   if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
   redis.call('ZADD', K.queue, score(band, now_ms), conv)
   redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
+  lang_timer(conv, now_ms)
   to_seeker(conv, 0, waiting_status(conv), events)
   queue_changed()
   -- Pair at once when a peer has room: one offer here, by the matcher's own rules (the queue

@@ -135,10 +135,11 @@ def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
-    """What the scripts say themselves: the crisis line and email, and the escalation frame's
-    text for each reason in each language (CONTRACT.md section 2, ``escalation``)."""
+    """What the scripts say themselves: the crisis line and email, the escalation frame's text
+    for each reason in each language (CONTRACT.md section 2, ``escalation``), and how long a
+    conversation waits for a peer who speaks its language (section 3)."""
     line, email = settings.crisis_line, settings.crisis_email
-    return {"crisis_line": line, "crisis_email": email,
+    return {"crisis_line": line, "crisis_email": email, "lang_fallback_ms": int(settings.lang_fallback_s * 1000),
             "escalation": {reason: {lang: texts.escalation_text(reason, lang, line, email) for lang in ("en", "fr")}
                            for reason in ESCALATION_REASONS}}
 
@@ -335,8 +336,11 @@ class Engine:
 
     # --- peers ------------------------------------------------------------------------------
     async def shift(self, peer: str, action: ShiftAction, *, capacity: int = 1, display: str = "",
-                    role: str = "peer") -> tuple[ShiftState, ShiftState]:
-        reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role)
+                    role: str = "peer", languages: tuple[str, ...] = ("en", "fr")) -> tuple[ShiftState, ShiftState]:
+        """Change a peer's shift; on start, ``languages`` (its account's) go with its presence,
+        for language-first matching."""
+        reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role,
+                                        ",".join(languages))
         if str(reply[0]) == "err":
             raise IllegalTransition("shift", str(reply[2]), action.value)
         return ShiftState(str(reply[1])), ShiftState(str(reply[2]))
