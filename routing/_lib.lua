@@ -193,6 +193,20 @@ end
 -- How long a conversation waits for a peer who speaks its language (CHATD_LANG_FALLBACK_S).
 local LANG_FALLBACK_MS = tonumber(CONST.lang_fallback_ms) or 0
 
+-- How long an accepting peer has for its first message before its console is nudged (and twice
+-- that before supervisors are alerted and the seeker reassured): CHATD_FIRST_REPLY_S.
+local FIRST_REPLY_MS = tonumber(CONST.first_reply_ms) or 0
+
+-- The no-first-reply timers of a conversation just assigned (accept.lua), and their removal when
+-- the peer writes or the conversation leaves it. The handler (noreply.lua) checks again anyway.
+local function first_reply_timers(conv, now_ms)
+  if FIRST_REPLY_MS > 0 then
+    redis.call('ZADD', K.timers, now_ms + FIRST_REPLY_MS, 'nudge|' .. conv)
+    redis.call('ZADD', K.timers, now_ms + 2 * FIRST_REPLY_MS, 'noreply|' .. conv)
+  end
+end
+local function clear_first_reply_timers(conv) redis.call('ZREM', K.timers, 'nudge|' .. conv, 'noreply|' .. conv) end
+
 -- A conversation queued at now_ms: the worker matches again when its language wait ends (timer
 -- 'lang|conv'), so it reaches any peer then, not at the worker's next round by chance.
 local function lang_timer(conv, now_ms)

@@ -39,7 +39,8 @@ if cid ~= '' then
   if once_ttl > 0 then redis.call('SET', K.once(cid), conv .. '|' .. seq, 'EX', once_ttl) end
 end
 redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
-redis.call('HSET', K.conv(conv), 'last', now_ms)
+redis.call('HSET', K.conv(conv), 'last', now_ms, 'last_' .. sender, now_ms)
+if sender == 'peer' then clear_first_reply_timers(conv) end
 if idle_ms > 0 then redis.call('ZADD', K.timers, now_ms + idle_ms, 'idle|' .. conv) end
 if state == 'new' and sender == 'seeker' then
   local band = (ARGV[10] == '1') and 0 or 2

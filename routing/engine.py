@@ -118,10 +118,12 @@ class ConvInfo:
     ended_by: str = ""
     queued_ms: int = 0  # when it was last queued (Unix ms; 0: never)
     label: str = ""  # an SMS texter's label for peers ("" for web)
+    last_seeker_ms: int = 0  # when the seeker last wrote (Unix ms; 0: never)
+    last_peer_ms: int = 0  # when a peer last wrote in it
 
 
 _INFO_FIELDS = ["state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by", "queued",
-                "label"]
+                "label", "last_seeker", "last_peer"]
 
 
 def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
@@ -131,15 +133,19 @@ def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
     vals = [v or "" for v in h]
     return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
                     peer=vals[3], seq=int(vals[4] or 0), escalated=_reasons(vals[5]), risk=vals[6] == "1",
-                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10])
+                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10],
+                    last_seeker_ms=int(vals[11] or 0), last_peer_ms=int(vals[12] or 0))
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
     """What the scripts say themselves: the crisis line and email, the escalation frame's text
     for each reason in each language (CONTRACT.md section 2, ``escalation``), and how long a
-    conversation waits for a peer who speaks its language (section 3)."""
+    conversation waits for a peer who speaks its language (section 3), how long an accepting
+    peer has for its first message, and the seeker's reassurance when it is late."""
     line, email = settings.crisis_line, settings.crisis_email
     return {"crisis_line": line, "crisis_email": email, "lang_fallback_ms": int(settings.lang_fallback_s * 1000),
+            "first_reply_ms": int(settings.first_reply_s * 1000),
+            "texts": {"peer_soon": {lang: texts.text("peer_soon", lang) for lang in ("en", "fr")}},
             "escalation": {reason: {lang: texts.escalation_text(reason, lang, line, email) for lang in ("en", "fr")}
                            for reason in ESCALATION_REASONS}}
 
@@ -259,6 +265,12 @@ class Engine:
                 raise RoutingError("unknown_conversation", "no such conversation")
             raise _err(reply)
         return True
+
+    async def no_first_reply(self, conv: str, stage: str) -> bool:
+        """The peer who took ``conv`` has not written yet: ``nudge`` its console, or (``alert``)
+        alert supervisors and reassure the seeker (noreply.lua). False when it no longer applies."""
+        reply = await self.scripts.call("noreply", conv, stage, now_ms(), iso_now())
+        return str(reply[0]) == "ok"
 
     async def forget(self, conv: str) -> None:
         reply = await self.scripts.call("forget", conv)

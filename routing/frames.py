@@ -290,6 +290,16 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Nudge:
+    """To the peer who took a conversation and has not written in it for CHATD_FIRST_REPLY_S
+    (noreply.lua); an addition to the contract (docs/protocol.md)."""
+
+    type: ClassVar[str] = "nudge"
+    conversation: str
+    waited_s: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Language:
     type: ClassVar[str] = "language"
     conversation: str
@@ -315,6 +325,10 @@ class OverviewConversation:
     risk: bool
     escalated: list[str]
     label: str | None
+    # Additions: how long the seeker's last message has gone unanswered by the assigned peer (null:
+    # answered, or no peer), and whether that passed CHATD_UNANSWERED_S (the supervisor view shows it).
+    unanswered_s: int | None = None
+    overdue: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -328,14 +342,15 @@ class Overview:
 SeekerFrame = (Welcome | SeekerAck | SeekerMessage | StatusWaiting | StatusActive | SeekerEscalation
                | SeekerTyping | SeekerEnded | Forgotten | Error)
 ConsoleFrame = (Shift | Offer | Revoked | Released | Assigned | Monitoring | PeerAck | PeerMessage | PeerTyping
-                | PeerEnded | Delivery | Queue | Synced | Note | PeerEscalation | Alert | Language | Overview | Error)
+                | PeerEnded | Delivery | Queue | Synced | Note | PeerEscalation | Alert | Nudge | Language | Overview
+                | Error)
 Frame = SeekerFrame | ConsoleFrame
 
 SEEKER_FRAMES: tuple[type[Any], ...] = (Welcome, SeekerAck, SeekerMessage, StatusWaiting, StatusActive,
                                         SeekerEscalation, SeekerTyping, SeekerEnded, Forgotten, Error)
 CONSOLE_FRAMES: tuple[type[Any], ...] = (Shift, Offer, Revoked, Released, Assigned, Monitoring, PeerAck,
                                          PeerMessage, PeerTyping, PeerEnded, Delivery, Queue, Synced, Note,
-                                         PeerEscalation, Alert, Language, Overview, Error)
+                                         PeerEscalation, Alert, Nudge, Language, Overview, Error)
 
 
 class FrameError(ValueError):

@@ -19,6 +19,7 @@ redis.call('HSET', K.conv(conv), 'state', 'waiting', 'peer', '', 'peer_name', ''
 redis.call('ZADD', K.queue, score(1, now_ms), conv)
 redis.call('ZADD', K.timers, now_ms + tonumber(ARGV[8]), 'wait|' .. conv)
 lang_timer(conv, now_ms)
+clear_first_reply_timers(conv)
 to_peer(from_user, conv, 0, cjson.encode({type = 'released', conversation = conv}))
 publish_shift(from_user)
 append_msg(conv, 'system', (c[3] == 'fr') and ARGV[11] or ARGV[10], ARGV[9])

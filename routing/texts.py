@@ -39,6 +39,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fr": ("Désolés de l'attente. Vous pouvez continuer d'attendre, ou joindre la ligne 24/7 "
                "maintenant : {line} ({email}). En cas de danger, composez le 911."),
     },
+    "peer_soon": {
+        "en": "A peer supporter is here with you and will write in a moment.",
+        "fr": "Une personne pair aidante est avec vous et va vous écrire dans un instant.",
+    },
     "media_not_shown": {
         "en": ("A picture or file was sent, but pictures and files can't be seen or kept here. Please "
                "say in words what you want to share."),
