@@ -95,8 +95,16 @@ class SeekerConnection(Connection):
 
     async def _survey(self, conv: str, msg: wire.Survey) -> None:
         await self._require_ended(conv)
-        await self.services.engine.set_survey(conv, msg.rating)
-        await self.services.store.set_survey(conv, msg.rating)
+        if msg.rating is not None:
+            await self.services.engine.set_survey(conv, msg.rating)
+            await self.services.store.set_survey(conv, msg.rating)
+        if msg.feeling is not None:
+            await self.services.engine.set_end_feeling(conv, msg.feeling)
+            await self.services.store.set_end_feeling(conv, msg.feeling)
+
+    async def _checkin(self, conv: str, msg: wire.CheckIn) -> None:
+        if await self.services.engine.check_in(conv, msg.feeling, msg.safe):
+            log.info("conversation.escalated", conversation=conv, reason="risk", why="checkin")
 
     async def _forget(self, conv: str, msg: wire.Forget) -> None:
         await self._require_ended(conv)
@@ -188,6 +196,7 @@ class SeekerConnection(Connection):
         wire.Typing: _typing,
         wire.SeekerEnd: _end,
         wire.Survey: _survey,
+        wire.CheckIn: _checkin,
         wire.Forget: _forget,
     }
 

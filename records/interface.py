@@ -99,6 +99,9 @@ class ConversationRecord(TypedDict, total=False):
     escalations: list[Escalation]
     risk: bool | None  # a message matched the risk list
     survey: int | None  # the seeker's rating, 1..5
+    checkin_feeling: int | None  # the check-in's "how are you feeling right now?", 1..7
+    checkin_safe: str | None  # the check-in's "are you safe right now?": yes | no | not_sure
+    end_feeling: int | None  # the same 1..7 question in the end survey
     label: str | None  # what peers saw instead of a number ("Texter 4F2A")
     number_hash: str | None  # SMS only: HMAC of the texter's number
     forgotten: bool  # the seeker asked for its texts to be deleted
@@ -189,6 +192,9 @@ class Records(Protocol):
 
     async def set_survey(self, conversation_id: str, rating: int) -> None:
         """Record a rating (1..5), whether or not the conversation is archived yet."""
+
+    async def set_end_feeling(self, conversation_id: str, feeling: int) -> None:
+        """Record the end survey's feeling (1..7), whether or not the conversation is archived yet."""
 
     async def forget(self, conversation_id: str) -> None:
         """Delete every stored text (messages, notes) of the conversation, scrub the copies the

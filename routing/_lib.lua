@@ -63,6 +63,13 @@ end
 
 local function num(v) return tonumber(v) or 0 end
 
+-- The seeker's check-in answers as a frame field, or nil when there were none (checkin.lua).
+local function checkin_field(conv)
+  local h = redis.call('HMGET', K.conv(conv), 'checkin_feeling', 'checkin_safe')
+  if not h[1] and not h[2] then return nil end
+  return {feeling = tonumber(h[1]) or cjson.null, safe = h[2] or cjson.null}
+end
+
 -- The peer's shift frame, published to all of its sockets.
 local function publish_shift(user)
   local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'debrief_until')
@@ -118,6 +125,7 @@ local function offer_frame(offer_id, now_ms)
     expires_in_s = math.max(0, math.floor((num(o[2]) - now_ms) / 1000 + 0.5)),
   }
   if o[3] and o[3] ~= '' then frame.transfer_from = o[3] end
+  frame.checkin = checkin_field(o[1])
   return cjson.encode(frame)
 end
 
@@ -175,7 +183,7 @@ end
 local function assigned_frame(conv)
   local c = redis.call('HMGET', K.conv(conv), 'channel', 'risk', 'label', 'lang', 'escalated')
   local head = cjson.encode({type = 'assigned', conversation = conv, channel = c[1], risk = (c[2] == '1'),
-                             label = c[3] or cjson.null, lang = c[4] or 'en'})
+                             label = c[3] or cjson.null, lang = c[4] or 'en', checkin = checkin_field(conv)})
   local hist = redis.call('LRANGE', K.log(conv), 0, -1)
   local notes = redis.call('LRANGE', K.notes(conv), 0, -1)
   return string.sub(head, 1, -2) .. ',"escalated":' .. str_array(split(c[5])) ..

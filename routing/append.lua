@@ -43,7 +43,8 @@ redis.call('HSET', K.conv(conv), 'last', now_ms, 'last_' .. sender, now_ms)
 if sender == 'peer' then clear_first_reply_timers(conv) end
 if idle_ms > 0 then redis.call('ZADD', K.timers, now_ms + idle_ms, 'idle|' .. conv) end
 if state == 'new' and sender == 'seeker' then
-  local band = (ARGV[10] == '1') and 0 or 2
+  -- Risk from this text, or from before it (a check-in that said "not safe"): the risk band.
+  local band = (ARGV[10] == '1' or redis.call('HGET', K.conv(conv), 'risk') == '1') and 0 or 2
   redis.call('HSET', K.conv(conv), 'state', 'waiting', 'queued', now_ms, 'first_queued', now_ms, 'band', band)
   if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
   redis.call('ZADD', K.queue, score(band, now_ms), conv)

@@ -52,6 +52,8 @@ async def archive(engine: Engine, store: Records, settings: Settings, conv: str)
         "peer": h.get("peer") or h.get("last_peer") or None, "escalations": escalations,
         "risk": h.get("risk") == "1", "survey": _int(h.get("survey")), "label": h.get("label") or None,
         "number_hash": h.get("number_hash") or None, "forgotten": forgotten,
+        "checkin_feeling": _int(h.get("checkin_feeling")), "checkin_safe": h.get("checkin_safe") or None,
+        "end_feeling": _int(h.get("end_feeling")),
     }
     keep_texts = settings.retention_days > 0 and not forgotten
     messages, notes = [], []

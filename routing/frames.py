@@ -140,6 +140,15 @@ class Error:
     conversation: str | None = omitted()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckIn:
+    """The seeker's optional check-in answers, as offers and assigned frames carry them (an
+    addition): ``feeling`` 1..7, ``safe`` yes | no | not_sure; null when not answered."""
+
+    feeling: int | None
+    safe: str | None
+
+
 # --- to consoles ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shift:
@@ -163,6 +172,7 @@ class Offer:
     risk: bool
     expires_in_s: int
     transfer_from: str | None = omitted()
+    checkin: CheckIn | None = omitted()  # noqa: RUF009  (a field() spec, as transfer_from)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +200,7 @@ class _ConversationView:
     escalated: list[str]
     notes: list[StoredNote]
     history: list[StoredMessage]
+    checkin: CheckIn | None = omitted()  # noqa: RUF009  (a field() spec, as transfer_from)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ BATCH_TIMEOUT_S = 30.0
 
 SCRIPT_NAMES = ("append", "offers", "accept", "release_offer", "end", "release", "escalate",
                 "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease",
-                "noreply")
+                "noreply", "checkin")
 
 
 def script_source(name: str, constants: dict[str, Any] | None = None) -> str:
