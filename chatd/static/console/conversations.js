@@ -8,7 +8,7 @@ import { $, Transcript, el, formatTime } from '../common.js';
 import { removeOffersOf } from './offers.js';
 import { createPanel, relabelPanel, wirePanel } from './panel.js';
 import {
-  account, announce, convs, fmtDuration, i18n, reasonText, send, shortId, t, updateTitle,
+  account, announce, checkinText, convs, fmtDuration, i18n, reasonText, send, shortId, t, updateTitle,
 } from './shared.js';
 
 const TYPING_SHOW_MS = 5000;
@@ -67,6 +67,7 @@ function renderPanelTitle(conv) {
   if (conv.label) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.label', { label: conv.label })}` }));
   if (conv.lang) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.lang', { lang: t(`lang.${conv.lang}`) })}` }));
   if (conv.risk) title.append(' ', el('strong', { class: 'badge badge-risk', text: t('panel.risk') }));
+  if (conv.checkin) title.append(el('span', { class: 'panel-checkin', text: ` · ${conv.checkin}` }));
 }
 
 export function renderTab(conv) {
@@ -193,6 +194,7 @@ export function onAssigned(frame) {
 export function applyConvFrame(conv, frame) {
   conv.risk = Boolean(frame.risk);
   if (typeof frame.label === 'string' && frame.label) conv.label = frame.label;
+  conv.checkin = checkinText(frame.checkin) || conv.checkin || '';
   renderPanelTitle(conv);
   // Escalations from before this console had the conversation (e.g. while it was queued).
   for (const reason of Array.isArray(frame.escalated) ? frame.escalated : []) {
