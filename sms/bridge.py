@@ -48,7 +48,7 @@ from routing.risk import RiskMatcher
 from routing.states import ConvState
 from routing.worker import Worker
 from sms.hashing import normalise_e164, number_hash, texter_label
-from sms.keywords import Intent, classify
+from sms.keywords import Intent, checkin_feeling, classify
 from sms.outbox import DeliveryState, Outbox
 from sms.sender import TwilioSender
 from sms.signature import is_valid_request
@@ -310,9 +310,12 @@ class SmsBridge:
         if conv is None:
             conv = await self._open(nhash, number, lang)
         if not is_blank(body):
+            was = conv
             conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
                                       risk=self.risk.matches(body), may_open=may_open)
             marked = not media
+            if conv == was and (feeling := checkin_feeling(body)) is not None:
+                await self._check_in(conv, feeling)
         if media:
             # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
             log.info("sms.media_not_shown", conversation=conv, media=media)
@@ -343,6 +346,15 @@ class SmsBridge:
         for reason in result.escalated:
             log.info("conversation.escalated", conversation=conv, reason=reason)
         return conv
+
+    async def _check_in(self, conv: str, feeling: int) -> None:
+        """A number 1..7 in reply to the in-line notice: the check-in's feeling, while no peer has
+        the conversation yet (after that it is just a message, which it also is)."""
+        try:
+            await self.engine.check_in(conv, feeling, None)
+            log.info("sms.checkin", conversation=conv)
+        except RoutingError:
+            pass
 
     async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
         await self.redis.set(self.sms_keys.lang(nhash), lang.value, ex=LANG_TTL_S)

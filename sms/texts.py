@@ -41,11 +41,14 @@ class SmsTexts:
 
     def queued(self, lang: Language | None, place: int) -> str:
         """First answer to a new texter: in line, their place, 911, the 24/7 line."""
+        # The optional check-in by text (docs/sms.md): a reply of just a number 1-7 is recorded.
         en = (f"Thanks for reaching out. You're in line (number {place}); a trained peer will "
               f"text you back here. In an emergency call 911. 24/7 line: {self.crisis_line}. "
+              "If you like, reply 1-7: how you feel now (1 very bad, 7 very good). "
               "Reply STOP to stop texts, HELP for help.")
         fr = (f"Merci de nous écrire. Vous êtes en file (numéro {place}); une personne aidante "
               f"formée vous répondra ici. Urgence : 911. Ligne 24/7 : {self.crisis_line}. "
+              "Au choix, répondez 1 à 7 : votre état (1 très mal, 7 très bien). "
               "Répondez ARRET pour arrêter, AIDE pour de l'aide.")
         if lang is None:
             return _both(en + " Reply FR for French.", fr + " Répondez EN pour l'anglais.")
