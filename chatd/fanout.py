@@ -73,13 +73,14 @@ async def _tick(services: Services) -> None:
     waiting_conns = [c for c in services.seekers if c.waiting and c.conv is not None]
     convs = [c.conv for c in waiting_conns if c.conv is not None]
     positions, peers_on = await services.engine.positions(convs)
-    for conn, position in zip(waiting_conns, positions, strict=True):
+    estimates = await services.engine.wait_estimates(positions, peers_on) if convs else []
+    for conn, position, est in zip(waiting_conns, positions, estimates, strict=True):
         if position is None:
             continue
-        status = (position, peers_on)
+        status = (position, peers_on, est)
         if status != conn.last_status:
             conn.last_status = status
-            conn.send(frames.encode(frames.StatusWaiting(position=position, peers_on_shift=peers_on)))
+            conn.send(frames.encode(frames.StatusWaiting(position=position, peers_on_shift=peers_on, estimate=est)))
     if services.peers:
         waiting, on = await services.engine.queue_counts()
         for peer in list(services.peers):

@@ -31,7 +31,8 @@ class SeekerConnection(Connection):
         self.token: str | None = None
         self.lang = "en"
         self.waiting = False
-        self.last_status: tuple[int, int] | None = None
+        # (position, peers on shift[, estimate]): the last waiting status sent, not sent again.
+        self.last_status: tuple[Any, ...] | None = None
         self._typing_at = 0.0
         self._hello_timer: asyncio.TimerHandle | None = None
 

@@ -38,6 +38,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:proc:{p}            string heartbeat (TTL)
     P:proc:{p}:conns      set    "kind|id|socket" held by that process
     P:stats               hash   counters for /metrics
+    P:accepts             list   "ms|peers on shift" of the last 100 accepts, newest first
+                                 (routing/estimate.py: wait estimates)
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -180,6 +182,10 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    @property
+    def accepts(self) -> str:
+        return f"{self.prefix}:accepts"
 
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"

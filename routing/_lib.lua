@@ -24,6 +24,7 @@ K.wake = P .. ':wake'
 K.worker = P .. ':worker'
 K.sms_events = P .. ':sms:events'
 K.stats = P .. ':stats'
+K.accepts = P .. ':accepts'
 function K.once(id) return P .. ':once:' .. id end
 function K.ch_seeker(c) return P .. ':ev:s:' .. c end
 function K.ch_monitor(c) return P .. ':ev:m:' .. c end

@@ -11,6 +11,9 @@ if redis.call('HGET', K.conv(conv), 'state') ~= 'waiting' then return {'err', 'o
 local display = redis.call('HGET', K.peer(user), 'display') or user
 local lang = redis.call('HGET', K.conv(conv), 'lang')
 redis.call('ZREM', K.queue, conv)
+-- For wait estimates (routing/estimate.py): when, and with how many peers on shift.
+redis.call('LPUSH', K.accepts, now_ms .. '|' .. redis.call('SCARD', K.on_shift))
+redis.call('LTRIM', K.accepts, 0, 99)
 redis.call('ZREM', K.timers, 'wait|' .. conv, 'lang|' .. conv)
 -- Written before the peer is set, so the peer gets it once, in the history below.
 append_msg(conv, 'system', (lang == 'fr') and ARGV[7] or ARGV[6], at)

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from records import replies
 from records.keyspace import Keys
-from routing import envelope, frames, texts
+from routing import envelope, estimate, frames, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -66,7 +66,8 @@ def _err(reply: list[Any]) -> RoutingError:
     return RoutingError(public, message)
 
 
-ESCALATION_REASONS = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
+# The contract's four, and wait_estimate (an addition): the estimated wait passed CHATD_WAIT_ESCALATE_S.
+ESCALATION_REASONS = ("no_peer_on_shift", "wait_timeout", "risk", "peer", "wait_estimate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +424,35 @@ class Engine:
             pipe.scard(self.keys.on_shift)
             replies = await pipe.execute()
         return [None if r is None else int(r) + 1 for r in replies[:-1]], int(replies[-1])
+
+    async def wait_estimates(self, positions: list[int | None], peers_on_shift: int,
+                             ) -> list[frames.WaitEstimate | None]:
+        """The rounded wait estimate of each place in line (None: not queued, or not enough data)."""
+        accepts = estimate.parse_accepts(replies.texts(await self.redis.lrange(self.keys.accepts, 0, -1)))
+        now = now_ms()
+        out: list[frames.WaitEstimate | None] = []
+        for position in positions:
+            est = estimate.estimate(position, peers_on_shift, accepts, now) if position else None
+            out.append(None if est is None else frames.WaitEstimate(minutes=est.minutes, more_than=est.more_than))
+        return out
+
+    async def escalate_long_waits(self) -> list[str]:
+        """Escalate (``wait_estimate``) each queued conversation whose estimated wait passes
+        CHATD_WAIT_ESCALATE_S, once: the crisis line at once, not after the long wait."""
+        queued = replies.texts(await self.redis.zrange(self.keys.queue, 0, MATCH_SCAN_LIMIT - 1))
+        if not queued:
+            return []
+        on = int(await self.redis.scard(self.keys.on_shift))
+        accepts = estimate.parse_accepts(replies.texts(await self.redis.lrange(self.keys.accepts, 0, -1)))
+        now, done = now_ms(), []
+        for position, info in enumerate(await self.infos(queued), start=1):
+            if info is None or "wait_estimate" in info.escalated:
+                continue
+            seconds = estimate.wait_s(position, on, accepts, now)
+            too_long = seconds is not None and seconds > self.settings.wait_escalate_s
+            if too_long and await self.escalate(info.id, "wait_estimate", only_if_queued=True):
+                done.append(info.id)
+        return done
 
     async def match(self) -> int:
         """Matching passes (match.lua: planned and made atomically) until no offer is left to

@@ -94,6 +94,8 @@ class StatusWaiting:
     state: Literal["waiting"] = "waiting"
     position: int
     peers_on_shift: int
+    # An addition (routing/estimate.py): left out when there is not enough recent data.
+    estimate: WaitEstimate | None = omitted()  # noqa: RUF009  (a field() spec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +149,14 @@ class CheckIn:
 
     feeling: int | None
     safe: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitEstimate:
+    """A waiting seeker's estimated wait, rounded up: about ``minutes``, or more than that."""
+
+    minutes: int
+    more_than: bool
 
 
 # --- to consoles ------------------------------------------------------------------------------

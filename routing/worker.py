@@ -173,6 +173,8 @@ class Worker:
         if now - self._last_sweep >= SWEEP_EVERY_S:
             self._last_sweep = now
             await self.sweep_dead_processes()
+            for conv in await self.engine.escalate_long_waits():
+                log.info("conversation.escalated", conversation=conv, reason="wait_estimate")
         if now - self._last_purge >= PURGE_EVERY_S or self._last_purge == 0.0:
             self._last_purge = now
             deleted = await purge(self.store, self.settings)

@@ -525,7 +525,9 @@ class SmsBridge:
                 text = routing_texts.bilingual(text)
         elif kind == "status" and frame.get("state") == "waiting":
             if await self._first_queued_notice(conv):
-                text = self.texts.queued(lang, int(frame.get("position") or 1))
+                place = int(frame.get("position") or 1)
+                (est,) = await self.engine.wait_estimates([place], int(frame.get("peers_on_shift") or 0))
+                text = self.texts.queued(lang, place, est)
         elif kind == "escalation":
             text = self.texts.escalation(lang)
         elif kind == "ended":

@@ -88,6 +88,12 @@ function renderStatus() {
     if (peers === 0) text = t('status.waiting.nopeer');
     else if (position <= 1) text = t('status.waiting.next', { peers });
     else text = t('status.waiting', { position, peers });
+    // An estimate only when the server has enough recent data to make one (docs/protocol.md).
+    const est = statusFrame.estimate;
+    if (peers > 0 && est && Number(est.minutes) > 0) {
+      const minutes = Number(est.minutes);
+      text += ` ${t(est.more_than ? 'status.estimate.more' : minutes === 1 ? 'status.estimate.one' : 'status.estimate', { minutes })}`;
+    }
   } else if (state === 'waiting') text = t('status.connecting');
   else if (state === 'active') text = t('status.active', { peer: (statusFrame && statusFrame.peer) || t('who.peer') });
   else if (state === 'ended') text = t('status.ended');

@@ -123,6 +123,7 @@ export default {
   'checkin.safe.yes': 'safe: yes',
   'checkin.safe.no': 'safe: NO',
   'checkin.safe.not_sure': 'safe: not sure',
+  'reason.wait_estimate': 'long wait expected',
   'reason.peer': 'escalated by a peer',
   'sup.title': 'Supervision',
   'sup.monitor.label': 'Conversation id to monitor',

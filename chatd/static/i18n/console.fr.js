@@ -123,6 +123,7 @@ export default {
   'checkin.safe.yes': 'en sécurité : oui',
   'checkin.safe.no': 'en sécurité : NON',
   'checkin.safe.not_sure': 'en sécurité : ne sait pas',
+  'reason.wait_estimate': 'longue attente prévue',
   'reason.peer': 'demandé par un pair',
   'sup.title': 'Supervision',
   'sup.monitor.label': 'Identifiant de la conversation à observer',
