@@ -49,6 +49,7 @@ from routing.states import ConvState
 from routing.worker import Worker
 from sms.hashing import normalise_e164, number_hash, texter_label
 from sms.keywords import Intent, checkin_feeling, classify
+from sms.langid import LanguageGuesser
 from sms.outbox import DeliveryState, Outbox
 from sms.sender import TwilioSender
 from sms.signature import is_valid_request
@@ -150,6 +151,7 @@ class SmsBridge:
         self.outbox = outbox
         self.sender = sender
         self.texts = SmsTexts.from_settings(settings)
+        self.langid = LanguageGuesser()  # loaded by start_sms (chatd/sms_plugin.py), in a thread
         # Texts out for every seeker-facing frame, an idle end, and the number kept past the end
         # long enough for the closing text.
         self.needs = ChannelNeeds(events=keys.sms_events, idle_s=settings.sms_idle_s, archive_delay_s=ARCHIVE_DELAY_S)
@@ -297,6 +299,11 @@ class SmsBridge:
                 await self._count("sms_media_not_shown")
                 return self.texts.media_not_shown(lang), False
             return None, False
+        if lang is None and (guessed := self.langid.guess(body)) is not None:
+            # The first text says which language it is in, clearly (sms/langid.py): reply in it.
+            await self._set_lang(nhash, None, guessed)
+            lang = guessed
+            log.info("sms.language_identified", lang=guessed.value)
         return None, await self._to_conversation(nhash, number, body, sid, None, lang, media)
 
     async def _to_conversation(self, nhash: str, number: str, body: str, sid: str, conv: str | None,

@@ -1,12 +1,16 @@
-"""SMS intake (issue 13): the optional check-in by text, in both languages."""
+"""SMS intake (issue 13): the optional check-in by text, in both languages, and the texter's
+language from a clear first text."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from sms.keywords import checkin_feeling
 from sms.twilio_server import LocalTwilio
-from tests.conftest import Harness
+from tests.conftest import Harness, Running
+from tests.helpers import t
 from tests.test_sms_bridge import _bodies, _start, text, twilio  # noqa: F401  (twilio: a fixture)
 
 
@@ -40,3 +44,41 @@ async def test_a_texter_replies_with_a_number_and_the_peer_sees_it_as_the_checki
     await alice.send(type="accept", offer=offer["offer"])
     assigned = await alice.next("assigned")
     assert [m["text"] for m in assigned["history"] if m["from"] == "seeker"][-1] == "3"  # still a message too
+
+
+async def _model_loaded(srv: Running) -> None:
+    sms = srv.services.sms
+    assert sms is not None
+    for _ in range(int(t(20) / 0.05)):
+        if sms.langid.ready:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the language model did not load")
+
+
+@pytest.mark.parametrize(("first", "says", "not_says"), [
+    pytest.param("Bonjour, j'ai besoin de parler à quelqu'un", "Vous êtes en file", "You're in line", id="fr"),
+    pytest.param("I need to talk to someone please", "You're in line", "Vous êtes en file", id="en"),
+])
+async def test_a_clear_first_text_sets_the_texters_language(
+        twilio: LocalTwilio, harness: Harness, first: str, says: str, not_says: str) -> None:  # noqa: F811
+    srv = await _start(harness, twilio)
+    await _model_loaded(srv)
+    await text(srv, first)
+    notice = (await _bodies(twilio, 1))[0]
+    assert says in notice and not_says not in notice
+    if says.startswith("Vous"):  # and a French-speaking peer is offered it first
+        await harness.add_peer("anglo", languages=("en",))
+        await harness.add_peer("franco", languages=("fr",))
+        anglo = await harness.peer("anglo", capacity=1)
+        franco = await harness.peer("franco", capacity=1)
+        assert (await franco.next("offer", timeout=5))["lang"] == "fr"
+        await anglo.none("offer", within=0.3)
+
+
+async def test_an_unclear_first_text_keeps_replies_bilingual(twilio: LocalTwilio, harness: Harness) -> None:  # noqa: F811
+    srv = await _start(harness, twilio)
+    await _model_loaded(srv)
+    await text(srv, "ok merci")
+    notice = (await _bodies(twilio, 1))[0]
+    assert "You're in line" in notice and "Vous êtes en file" in notice
