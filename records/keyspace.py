@@ -4,7 +4,9 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
 
     P:conv:{c}            hash   state, channel, lang, seq, created, queued, first_queued, band,
                                  peer, peer_name, offer, accepted, risk, escalated, last, ended,
-                                 ended_by, outcome, survey, label, forgotten; its channel's needs:
+                                 ended_by, outcome, survey, label, forgotten, last_seeker, last_peer,
+                                 assigned_at, noreply_alerted, checkin_feeling, checkin_safe,
+                                 checkin_at, end_feeling; its channel's needs:
                                  events, idle_ms, archive_delay_ms; SMS: number (while
                                  open), number_hash, sms_lang, sms_queued_notice, sms_notices
     P:conv:{c}:log        list   stored messages, JSON {seq, from, text, at}, in seq order
@@ -20,7 +22,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
                                  (routing/policy.py: queue_score)
     P:live                set    conversations not yet ended
     P:peer:{u}            hash   state, capacity, active, offers, idle_since, missed, debrief_until,
-                                 display, role
+                                 display, role, langs (set at shift start: "en,fr")
     P:peer:{u}:convs      set    the peer's active conversations
     P:peer:{u}:offers     set    the peer's pending offers
     P:peers:on            set    peers in shift state "on" (what peers_on_shift counts)
