@@ -104,8 +104,8 @@ class SeekerConnection(Connection):
             await self.services.store.set_end_feeling(conv, msg.feeling)
 
     async def _checkin(self, conv: str, msg: wire.CheckIn) -> None:
-        if await self.services.engine.check_in(conv, msg.feeling, msg.safe):
-            log.info("conversation.escalated", conversation=conv, reason="risk", why="checkin")
+        for reason in await self.services.engine.check_in(conv, msg.feeling, msg.safe):
+            log.info("conversation.escalated", conversation=conv, reason=reason, why="checkin")
 
     async def _forget(self, conv: str, msg: wire.Forget) -> None:
         await self._require_ended(conv)

@@ -222,6 +222,19 @@ local function lang_timer(conv, now_ms)
   if LANG_FALLBACK_MS > 0 then redis.call('ZADD', K.timers, now_ms + LANG_FALLBACK_MS, 'lang|' .. conv) end
 end
 
+-- Put a conversation in state new into the queue (its first message, append.lua; or a check-in
+-- that said "not safe", checkin.lua): waiting, in band (0 risk, 2 normal), with its wait and
+-- language timers, and the seeker told its place. The caller wakes the worker and escalates.
+local function queue_conv(conv, now_ms, band, wait_ms, events)
+  redis.call('HSET', K.conv(conv), 'state', 'waiting', 'queued', now_ms, 'first_queued', now_ms, 'band', band)
+  if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
+  redis.call('ZADD', K.queue, score(band, now_ms), conv)
+  redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
+  lang_timer(conv, now_ms)
+  to_seeker(conv, 0, waiting_status(conv), events)
+  queue_changed()
+end
+
 -- One matching pass (routing/policy.py states the rules; tests/test_policy.py checks this
 -- function makes the same decisions as plan_offers on random cases). Waiting conversations in
 -- queue order (score, then id). Until LANG_FALLBACK_MS after its queueing a conversation goes

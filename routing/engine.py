@@ -281,15 +281,17 @@ class Engine:
     async def set_survey(self, conv: str, rating: int) -> None:
         await self.redis.hset(self.keys.conv(conv), "survey", rating)
 
-    async def check_in(self, conv: str, feeling: int | None, safe: str | None) -> bool:
-        """Store the seeker's check-in (checkin.lua); True when it escalated the conversation for
-        risk just now. Refused (``not_allowed``) once a peer has it or it ended."""
-        reply = await self.scripts.call("checkin", conv, "" if feeling is None else feeling, safe or "", now_ms())
+    async def check_in(self, conv: str, feeling: int | None, safe: str | None) -> tuple[str, ...]:
+        """Store the seeker's check-in (checkin.lua); the reasons it escalated the conversation for
+        just now ("not safe": ``risk``, and queued at the front). Refused (``not_allowed``) once a
+        peer has it or it ended."""
+        reply = await self.scripts.call("checkin", conv, "" if feeling is None else feeling, safe or "", now_ms(),
+                                        int(self.settings.wait_escalate_s * 1000))
         if str(reply[0]) == "err":
             code = str(reply[1])
             raise RoutingError("not_allowed", "the check-in is only before a peer joins" if code == "not_allowed"
                                else _ERROR_MESSAGES.get(code, ("", code))[1])
-        return str(reply[1]) == "risk"
+        return _reasons(str(reply[1]))
 
     async def set_end_feeling(self, conv: str, feeling: int) -> None:
         await self.redis.hset(self.keys.conv(conv), "end_feeling", feeling)

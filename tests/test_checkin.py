@@ -37,7 +37,7 @@ async def test_checkin_answers_are_stored_and_shown_in_the_offer_and_the_assigne
     pytest.param("en", "no", "24/7 line", id="en-no"),
     pytest.param("fr", "not_sure", "ligne 24/7", id="fr-not-sure"),
 ])
-async def test_not_safe_escalates_for_risk_alerts_supervisors_and_goes_to_the_front(
+async def test_not_safe_escalates_for_risk_alerts_supervisors_and_queues_at_the_front(
         harness: Harness, lang: str, safe: str, words: str) -> None:
     srv = await harness.start()
     await harness.add_peer("sup", role="supervisor")
@@ -57,7 +57,9 @@ async def test_not_safe_escalates_for_risk_alerts_supervisors_and_goes_to_the_fr
     esc = await seeker.next("escalation")
     assert esc["reason"] == "risk" and "1-844-750-1648" in esc["text"] and words in esc["text"]
     alert = await sup.next("alert", conversation=conv)
-    assert alert["reason"] == "risk"
+    assert alert["reason"] == "risk" and alert["state"] == "waiting"
+    # Queued at once, ahead of the one who came earlier, though the seeker has written nothing yet.
+    assert (await seeker.next("status", state="waiting"))["position"] == 1
     await seeker.send(type="message", client_id="a", text="hi")
     await seeker.next("ack")
     positions, _ = await srv.services.engine.positions([conv, w_earlier["conversation"]])
