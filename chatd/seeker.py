@@ -166,8 +166,10 @@ class SeekerConnection(Connection):
         if info.state in (ConvState.WAITING, ConvState.OFFERED):
             self.waiting = True
             (position,), peers_on = await engine.positions([conv])
-            self.last_status = (position or 0, peers_on)
-            self.send(frames.encode(frames.StatusWaiting(position=position or 0, peers_on_shift=peers_on)))
+            (est,) = await engine.wait_estimates([position], peers_on)
+            self.last_status = (position or 0, peers_on, est)
+            self.send(frames.encode(frames.StatusWaiting(position=position or 0, peers_on_shift=peers_on,
+                                                         estimate=est)))
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
             self.send(frames.encode(frames.StatusActive(peer=info.peer_name)))
