@@ -15,6 +15,7 @@ from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import replies
 from routing import envelope, frames
+from routing.engine import ConvInfo
 from routing.states import ConvState
 
 log = get_logger(__name__)
@@ -72,13 +73,14 @@ async def _tick(services: Services) -> None:
     waiting_conns = [c for c in services.seekers if c.waiting and c.conv is not None]
     convs = [c.conv for c in waiting_conns if c.conv is not None]
     positions, peers_on = await services.engine.positions(convs)
-    for conn, position in zip(waiting_conns, positions, strict=True):
+    estimates = await services.engine.wait_estimates(positions, peers_on) if convs else []
+    for conn, position, est in zip(waiting_conns, positions, estimates, strict=True):
         if position is None:
             continue
-        status = (position, peers_on)
+        status = (position, peers_on, est)
         if status != conn.last_status:
             conn.last_status = status
-            conn.send(frames.encode(frames.StatusWaiting(position=position, peers_on_shift=peers_on)))
+            conn.send(frames.encode(frames.StatusWaiting(position=position, peers_on_shift=peers_on, estimate=est)))
     if services.peers:
         waiting, on = await services.engine.queue_counts()
         for peer in list(services.peers):
@@ -120,12 +122,23 @@ async def build_overview(services: Services) -> str:
     peer_rows = [frames.OverviewPeer(username=p, state=r[0] or "off", capacity=int(r[1] or 0),
                                      active=int(r[2] or 0), display_name=r[3] or p)
                  for p, r in zip(peers, results[:-1], strict=True)]
+    overdue_s = services.settings.unanswered_s
     conv_rows = [frames.OverviewConversation(
                      conversation=info.id, state=info.state.value, channel=info.channel, peer=info.peer or None,
                      waited_s=max(0, (now_ms - info.queued_ms) // 1000) if info.queued_ms else 0,
-                     risk=info.risk, escalated=list(info.escalated), label=info.label or None)
-                 for info in infos if info is not None and info.state != ConvState.NEW]
+                     risk=info.risk, escalated=list(info.escalated), label=info.label or None,
+                     unanswered_s=unanswered, overdue=unanswered is not None and unanswered >= overdue_s)
+                 for info in infos if info is not None and info.state != ConvState.NEW
+                 for unanswered in [unanswered_s(info, now_ms)]]
     return frames.encode(frames.Overview(peers=peer_rows, waiting=int(results[-1]), conversations=conv_rows))
+
+
+def unanswered_s(info: ConvInfo, now_ms: int) -> int | None:
+    """Seconds since the seeker's last message that the assigned peer has not answered yet, or
+    None (answered, nothing from the seeker, or no peer on it)."""
+    if info.state != ConvState.ACTIVE or not info.peer or info.last_seeker_ms <= info.last_peer_ms:
+        return None
+    return max(0, (now_ms - info.last_seeker_ms) // 1000)
 
 
 async def heartbeat(services: Services) -> None:

@@ -208,7 +208,8 @@ class PeerConnection(Connection):
         # An action the shift machine does not have from the current state is refused by the
         # script, atomically: IllegalTransition (not_allowed) names that state and the action.
         before, after = await s.engine.shift(self.user, action, capacity=msg.capacity,
-                                             display=current.display_name, role=current.role)
+                                             display=current.display_name, role=current.role,
+                                             languages=current.languages)
         log.info("shift.changed", peer=self.user, before=before.value, after=after.value, capacity=msg.capacity)
         if action == ShiftAction.START:
             await self._record("shift_started", s.store.shift_started(self.user, msg.capacity, now_ms()))

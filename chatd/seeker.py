@@ -32,7 +32,8 @@ class SeekerConnection(Connection):
         self.token: str | None = None
         self.lang = "en"
         self.waiting = False
-        self.last_status: tuple[int, int] | None = None
+        # (position, peers on shift[, estimate]): the last waiting status sent, not sent again.
+        self.last_status: tuple[Any, ...] | None = None
         self._typing_at = 0.0
         self._hello_timer: asyncio.TimerHandle | None = None
 
@@ -96,8 +97,16 @@ class SeekerConnection(Connection):
 
     async def _survey(self, conv: str, msg: wire.Survey) -> None:
         await self._require_ended(conv)
-        await self.services.engine.set_survey(conv, msg.rating)
-        await self.services.store.set_survey(conv, msg.rating)
+        if msg.rating is not None:
+            await self.services.engine.set_survey(conv, msg.rating)
+            await self.services.store.set_survey(conv, msg.rating)
+        if msg.feeling is not None:
+            await self.services.engine.set_end_feeling(conv, msg.feeling)
+            await self.services.store.set_end_feeling(conv, msg.feeling)
+
+    async def _checkin(self, conv: str, msg: wire.CheckIn) -> None:
+        for reason in await self.services.engine.check_in(conv, msg.feeling, msg.safe):
+            log.info("conversation.escalated", conversation=conv, reason=reason, why="checkin")
 
     async def _forget(self, conv: str, msg: wire.Forget) -> None:
         await self._require_ended(conv)
@@ -159,8 +168,10 @@ class SeekerConnection(Connection):
         if info.state in (ConvState.WAITING, ConvState.OFFERED):
             self.waiting = True
             (position,), peers_on = await engine.positions([conv])
-            self.last_status = (position or 0, peers_on)
-            self.send(frames.encode(frames.StatusWaiting(position=position or 0, peers_on_shift=peers_on)))
+            (est,) = await engine.wait_estimates([position], peers_on)
+            self.last_status = (position or 0, peers_on, est)
+            self.send(frames.encode(frames.StatusWaiting(position=position or 0, peers_on_shift=peers_on,
+                                                         estimate=est)))
         elif info.state == ConvState.ACTIVE:
             self.waiting = False
             self.send(frames.encode(frames.StatusActive(peer=info.peer_name)))
@@ -192,6 +203,7 @@ class SeekerConnection(Connection):
         wire.Typing: _typing,
         wire.SeekerEnd: _end,
         wire.Survey: _survey,
+        wire.CheckIn: _checkin,
         wire.Forget: _forget,
     }
 

@@ -40,6 +40,8 @@ async def start_sms(services: Services, worker: Worker | None) -> Callable[[], A
     holder["bridge"] = bridge
     services.sms = bridge
     services.sms_simulator = simulator
+    # The language model loads in a thread; texts that come meanwhile are answered bilingually.
+    langid_load = asyncio.create_task(bridge.langid.load(), name="sms-langid-load")
     consumer: asyncio.Task[None] | None = None
     if worker is not None:
         # The consumer works in the one worker holding the lease; the outbox in every worker
@@ -48,6 +50,7 @@ async def start_sms(services: Services, worker: Worker | None) -> Callable[[], A
         outbox.start()
 
     async def teardown() -> None:
+        await stop_all([langid_load])
         if consumer is not None:
             await stop_all([consumer])
         await outbox.aclose()

@@ -96,6 +96,7 @@ def to_json(first: date, last: date, s: StatsFigures, peer_hours: list[tuple[str
         "wait_s": {"p50": s.wait_p50_s, "p90": s.wait_p90_s},
         "answered_within": {"60": _share(s.answered_60), "120": _share(s.answered_120)},
         "survey": {"responses": s.survey_responses, "mean": s.survey_mean},
+        "feeling": {"pairs": s.feeling_pairs, "mean_change": s.feeling_change_mean},
         "days": [{"date": d.date, "conversations": d.conversations, "paired": d.paired,
                   "abandoned": d.abandoned, "escalated": d.escalated,
                   "by_channel": d.by_channel, "by_lang": d.by_lang} for d in s.days],
@@ -128,6 +129,8 @@ def to_table(result: dict[str, Any]) -> str:
         f"  wait (s)           p50 {show(result['wait_s']['p50'])}, p90 {show(result['wait_s']['p90'])}",
         f"  answered within    60 s {show(share['60'])}, 120 s {show(share['120'])}",
         f"  survey             {result['survey']['responses']} responses, mean {show(result['survey']['mean'])}",
+        f"  feeling (1-7)      {result['feeling']['pairs']} answered at check-in and end, "
+        f"mean change {show(result['feeling']['mean_change'])}",
         "",
         f"  {'date':<10}  {'conversations':>13}  {'paired':>6}  {'abandoned':>9}  {'escalated':>9}  {'peer-hours':>10}",
     ]

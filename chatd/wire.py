@@ -58,7 +58,22 @@ class SeekerEnd:
 
 @dataclass(frozen=True, slots=True)
 class Survey:
-    rating: int
+    """The end survey: the contract's ``rating`` (1..5), and, an addition, ``feeling`` (1..7, the
+    check-in's question asked again); either may be left out, not both."""
+
+    rating: int | None
+    feeling: int | None = None
+
+
+SAFE_ANSWERS = ("yes", "no", "not_sure")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """The optional check-in (an addition): ``feeling`` 1..7, ``safe`` yes | no | not_sure."""
+
+    feeling: int | None
+    safe: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +152,7 @@ class Whisper:
     text: str
 
 
-SeekerFrame = Hello | SeekerMessage | Typing | SeekerEnd | Survey | Forget
+SeekerFrame = Hello | SeekerMessage | Typing | SeekerEnd | Survey | CheckIn | Forget
 PeerFrame = (Shift | Accept | Decline | PeerMessage | PeerTyping | PeerEnd | Escalate | Transfer | Note
              | SetLanguage | Monitor | Whisper)
 
@@ -211,12 +226,34 @@ def _hello(d: dict[str, Any]) -> Hello:
     return Hello(lang=lang)
 
 
+def _optional_int(d: dict[str, Any], name: str, lo: int, hi: int) -> int | None:
+    return None if d.get(name) is None else _int(d, name, lo, hi)
+
+
+def _survey(d: dict[str, Any]) -> Survey:
+    feeling = _optional_int(d, "feeling", 1, 7)
+    # The contract's survey: a rating, checked as before; with a feeling, the rating may be left out.
+    rating = _int(d, "rating", 1, 5) if feeling is None or d.get("rating") is not None else None
+    return Survey(rating, feeling)
+
+
+def _checkin(d: dict[str, Any]) -> CheckIn:
+    feeling = _optional_int(d, "feeling", 1, 7)
+    safe = _str(d, "safe", 16, required=False)
+    if safe is not None and safe not in SAFE_ANSWERS:
+        raise WireError("bad_request", "field 'safe' must be yes, no or not_sure")
+    if feeling is None and safe is None:
+        raise WireError("bad_request", "a check-in needs 'feeling' (1..7) or 'safe'")
+    return CheckIn(feeling, safe)
+
+
 SEEKER_PARSERS: dict[str, Callable[[dict[str, Any]], SeekerFrame]] = {
     "hello": _hello,
     "message": lambda d: SeekerMessage(_client_id(d), _text(d)),
     "typing": lambda d: Typing(),
     "end": lambda d: SeekerEnd(),
-    "survey": lambda d: Survey(_int(d, "rating", 1, 5)),
+    "survey": _survey,
+    "checkin": _checkin,
     "forget": lambda d: Forget(),
 }
 

@@ -95,6 +95,9 @@ class Settings:
     sms_idle_s: float = 3600.0
     retention_days: int = 30
     debrief_s: float = 300.0
+    lang_fallback_s: float = 60.0
+    first_reply_s: float = 120.0
+    unanswered_s: float = 600.0
     hello_timeout_s: float = 60.0
     session_ttl_s: float = 12 * 3600.0
     log_format: str = "json"
@@ -186,6 +189,9 @@ class Settings:
             sms_idle_s=_float(env, "CHATD_SMS_IDLE_S", 3600.0),
             retention_days=_int(env, "CHATD_RETENTION_DAYS", 30, 0, 36500),
             debrief_s=_float(env, "CHATD_DEBRIEF_S", 300.0),
+            lang_fallback_s=_float(env, "CHATD_LANG_FALLBACK_S", 60.0),
+            first_reply_s=_float(env, "CHATD_FIRST_REPLY_S", 120.0),
+            unanswered_s=_float(env, "CHATD_UNANSWERED_S", 600.0, 1.0),
             hello_timeout_s=_float(env, "CHATD_HELLO_TIMEOUT_S", 60.0, 0.1),
             session_ttl_s=_float(env, "CHATD_SESSION_TTL_S", 12 * 3600.0, 1.0),
             log_format=log_format,

@@ -99,6 +99,9 @@ class ConversationRecord(TypedDict, total=False):
     escalations: list[Escalation]
     risk: bool | None  # a message matched the risk list
     survey: int | None  # the seeker's rating, 1..5
+    checkin_feeling: int | None  # the check-in's "how are you feeling right now?", 1..7
+    checkin_safe: str | None  # the check-in's "are you safe right now?": yes | no | not_sure
+    end_feeling: int | None  # the same 1..7 question in the end survey
     label: str | None  # what peers saw instead of a number ("Texter 4F2A")
     number_hash: str | None  # SMS only: HMAC of the texter's number
     forgotten: bool  # the seeker asked for its texts to be deleted
@@ -123,8 +126,10 @@ class TableBatch(NamedTuple):
     rows: list[tuple[Any, ...]]
 
 
-# The reasons a conversation is escalated for (contract section 5), in the order figures list them.
-ESCALATION_REASONS: tuple[str, ...] = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
+# The reasons a conversation is escalated for, in the order figures list them: the contract's four
+# (section 5) and wait_estimate (an addition: the estimated wait passed CHATD_WAIT_ESCALATE_S,
+# routing/estimate.py), which /api/stats therefore lists as a fifth key.
+ESCALATION_REASONS: tuple[str, ...] = ("no_peer_on_shift", "wait_timeout", "risk", "peer", "wait_estimate")
 
 
 class AccountAuditEntry(NamedTuple):
@@ -180,6 +185,10 @@ class StatsFigures:
     answered_120: float | None
     survey_responses: int
     survey_mean: float | None
+    # The check-in's 1-7 "how are you feeling" asked again in the end survey: conversations with
+    # both answers, and the mean of (end - check-in) over them (None: none).
+    feeling_pairs: int
+    feeling_change_mean: float | None
     days: list[DayFigures]
 
 
@@ -260,6 +269,9 @@ class Records(Protocol):
 
     async def set_survey(self, conversation_id: str, rating: int) -> None:
         """Record a rating (1..5), whether or not the conversation is archived yet."""
+
+    async def set_end_feeling(self, conversation_id: str, feeling: int) -> None:
+        """Record the end survey's feeling (1..7), whether or not the conversation is archived yet."""
 
     async def forget(self, conversation_id: str) -> None:
         """Delete every stored text (messages, notes) of the conversation, scrub the copies the

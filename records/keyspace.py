@@ -4,8 +4,10 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
 
     P:conv:{c}            hash   state, channel, lang, seq, created, queued, first_queued, band,
                                  peer, peer_name, offer, accepted, risk, escalated, last, ended,
-                                 ended_by, outcome, survey, label, forgotten, first_reply (when
-                                 a peer first wrote, for /metrics); its channel's needs:
+                                 ended_by, outcome, survey, label, forgotten, first_reply (when a peer
+                                 first wrote, for /metrics), last_seeker, last_peer,
+                                 assigned_at, noreply_alerted, checkin_feeling, checkin_safe,
+                                 checkin_at, end_feeling; its channel's needs:
                                  events, idle_ms, archive_delay_ms; SMS: number (while
                                  open), number_hash, sms_lang, sms_queued_notice, sms_notices
     P:conv:{c}:log        list   stored messages, JSON {seq, from, text, at}, in seq order
@@ -21,7 +23,7 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
                                  (routing/policy.py: queue_score)
     P:live                set    conversations not yet ended
     P:peer:{u}            hash   state, capacity, active, offers, idle_since, missed, debrief_until,
-                                 display, role
+                                 display, role, langs (set at shift start: "en,fr")
     P:peer:{u}:convs      set    the peer's active conversations
     P:peer:{u}:offers     set    the peer's pending offers
     P:peers:on            set    peers in shift state "on" (what peers_on_shift counts)
@@ -40,6 +42,8 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:proc:{p}:conns      set    "kind|id|socket" held by that process
     P:stats               hash   counters for /metrics
     P:hist:{name}         hash   a histogram for /metrics (routing/histograms.py): b{i}, sum, count
+    P:accepts             list   "ms|peers on shift" of the last 100 accepts, newest first
+                                 (routing/estimate.py: wait estimates)
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -186,6 +190,9 @@ class Keys:
 
     def hist(self, name: str) -> str:
         return f"{self.prefix}:hist:{name}"
+    @property
+    def accepts(self) -> str:
+        return f"{self.prefix}:accepts"
 
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"

@@ -52,7 +52,7 @@ _SHIFT_LOCK = 2
 
 CONVERSATION_COLUMNS = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
                         "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
-                        "forgotten")
+                        "forgotten", "checkin_feeling", "checkin_safe", "end_feeling")
 
 # Errors after which the same transaction may well succeed if run again at once.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -308,7 +308,8 @@ class PostgresRecords(PostgresProgram):
         columns = CONVERSATION_COLUMNS
         values = [record.get(c) for c in columns]
         marks = ", ".join(f"${i}::jsonb" if c == "escalations" else f"${i}" for i, c in enumerate(columns, 1))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:]
+                            if c not in ("survey", "forgotten", "end_feeling"))
         conv = conversation["id"]
 
         async def work(conn: Conn) -> None:
@@ -316,6 +317,7 @@ class PostgresRecords(PostgresProgram):
                 f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
                 f" ON CONFLICT (id) DO UPDATE SET {updates},"
                 " survey = COALESCE(excluded.survey, conversations.survey),"
+                " end_feeling = COALESCE(excluded.end_feeling, conversations.end_feeling),"
                 " forgotten = excluded.forgotten OR conversations.forgotten", *values)
             if messages:
                 await conn.execute(
@@ -353,6 +355,11 @@ class PostgresRecords(PostgresProgram):
     async def set_survey(self, conversation_id: str, rating: int) -> None:
         await self._execute("INSERT INTO conversations (id, survey) VALUES ($1, $2)"
                             " ON CONFLICT (id) DO UPDATE SET survey = excluded.survey", conversation_id, rating)
+
+    async def set_end_feeling(self, conversation_id: str, feeling: int) -> None:
+        await self._execute("INSERT INTO conversations (id, end_feeling) VALUES ($1, $2)"
+                            " ON CONFLICT (id) DO UPDATE SET end_feeling = excluded.end_feeling",
+                            conversation_id, feeling)
 
     async def forget(self, conversation_id: str) -> None:
         await self._forget([conversation_id])

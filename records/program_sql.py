@@ -27,7 +27,8 @@ LIVE_COLUMNS = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms
 
 # The per-day row's figures after its date, in order.
 DAY_FIGURES = ("conversations", "web", "sms", "en", "fr", "paired", "abandoned", "escalated", "within_60",
-               "within_120", "survey_n", "survey_sum", *(f"esc_{r}" for r in ESCALATION_REASONS))
+               "within_120", "survey_n", "survey_sum", "feeling_n", "feeling_change_sum",
+               *(f"esc_{r}" for r in ESCALATION_REASONS))
 
 
 def sqlite_mark(_: int) -> str:
@@ -89,6 +90,10 @@ def per_day_sql(cte: str, escalations: str = "c.escalations") -> str:
                SUM(CASE WHEN c.accepted_ms - c.queued_ms <= 120000 THEN 1 ELSE 0 END) AS within_120,
                SUM(CASE WHEN c.survey IS NOT NULL THEN 1 ELSE 0 END) AS survey_n,
                SUM(CASE WHEN c.survey IS NOT NULL THEN c.survey ELSE 0 END) AS survey_sum,
+               SUM(CASE WHEN c.checkin_feeling IS NOT NULL AND c.end_feeling IS NOT NULL
+                        THEN 1 ELSE 0 END) AS feeling_n,
+               SUM(CASE WHEN c.checkin_feeling IS NOT NULL AND c.end_feeling IS NOT NULL
+                        THEN c.end_feeling - c.checkin_feeling ELSE 0 END) AS feeling_change_sum,
                {reasons}
         FROM days
         LEFT JOIN conversations c
@@ -156,6 +161,7 @@ def figures(rows: Sequence[Sequence[Any]], wait_p50_s: float | None, wait_p90_s:
                                    {lang: counts[lang] for lang in LANGS}))
     n = total.get("conversations", 0)
     survey_n = total.get("survey_n", 0)
+    feeling_n = total.get("feeling_n", 0)
     return StatsFigures(
         conversations=n,
         by_channel={ch: total.get(ch, 0) for ch in CHANNELS},
@@ -168,5 +174,7 @@ def figures(rows: Sequence[Sequence[Any]], wait_p50_s: float | None, wait_p90_s:
         answered_120=total.get("within_120", 0) / n if n else None,
         survey_responses=survey_n,
         survey_mean=round(total.get("survey_sum", 0) / survey_n, 2) if survey_n else None,
+        feeling_pairs=feeling_n,
+        feeling_change_mean=round(total.get("feeling_change_sum", 0) / feeling_n, 2) if feeling_n else None,
         days=out_days,
     )

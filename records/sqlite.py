@@ -41,7 +41,7 @@ BUSY_TIMEOUT_S = 30.0
 _UNIQUE = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 CONVERSATION_COLUMNS = ("id", "channel", "lang", "created_ms", "queued_ms", "accepted_ms", "ended_ms", "ended_by",
                         "outcome", "wait_s", "peer", "escalations", "risk", "survey", "label", "number_hash",
-                        "forgotten")
+                        "forgotten", "checkin_feeling", "checkin_safe", "end_feeling")
 
 
 @contextlib.contextmanager
@@ -250,13 +250,15 @@ class SqliteRecords(SqliteProgram):
                 record[flag] = int(record[flag])
         columns = CONVERSATION_COLUMNS
         values = [record.get(c, 0 if c == "forgotten" else None) for c in columns]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:] if c not in ("survey", "forgotten"))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:]
+                            if c not in ("survey", "forgotten", "end_feeling"))
         conv = conversation["id"]
         async with self._write() as db:
             await db.execute(
                 f"INSERT INTO conversations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
                 f" ON CONFLICT(id) DO UPDATE SET {updates},"
                 " survey = COALESCE(excluded.survey, conversations.survey),"
+                " end_feeling = COALESCE(excluded.end_feeling, conversations.end_feeling),"
                 " forgotten = MAX(excluded.forgotten, conversations.forgotten)", values)
             await db.executemany(
                 "INSERT OR IGNORE INTO messages (conversation, seq, sender, text, at) VALUES (?, ?, ?, ?, ?)",
@@ -290,6 +292,12 @@ class SqliteRecords(SqliteProgram):
         async with self._write() as db:
             await db.execute("INSERT INTO conversations (id, survey) VALUES (?, ?)"
                              " ON CONFLICT(id) DO UPDATE SET survey = excluded.survey", (conversation_id, rating))
+
+    async def set_end_feeling(self, conversation_id: str, feeling: int) -> None:
+        async with self._write() as db:
+            await db.execute("INSERT INTO conversations (id, end_feeling) VALUES (?, ?)"
+                             " ON CONFLICT(id) DO UPDATE SET end_feeling = excluded.end_feeling",
+                             (conversation_id, feeling))
 
     async def forget(self, conversation_id: str) -> None:
         await self._forget([conversation_id])

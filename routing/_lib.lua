@@ -24,6 +24,7 @@ K.wake = P .. ':wake'
 K.worker = P .. ':worker'
 K.sms_events = P .. ':sms:events'
 K.stats = P .. ':stats'
+K.accepts = P .. ':accepts'
 function K.once(id) return P .. ':once:' .. id end
 function K.ch_seeker(c) return P .. ':ev:s:' .. c end
 function K.ch_monitor(c) return P .. ':ev:m:' .. c end
@@ -62,6 +63,13 @@ local function to_monitors(conv, seq, frame)
 end
 
 local function num(v) return tonumber(v) or 0 end
+
+-- The seeker's check-in answers as a frame field, or nil when there were none (checkin.lua).
+local function checkin_field(conv)
+  local h = redis.call('HMGET', K.conv(conv), 'checkin_feeling', 'checkin_safe')
+  if not h[1] and not h[2] then return nil end
+  return {feeling = tonumber(h[1]) or cjson.null, safe = h[2] or cjson.null}
+end
 
 -- The peer's shift frame, published to all of its sockets.
 local function publish_shift(user)
@@ -118,6 +126,7 @@ local function offer_frame(offer_id, now_ms)
     expires_in_s = math.max(0, math.floor((num(o[2]) - now_ms) / 1000 + 0.5)),
   }
   if o[3] and o[3] ~= '' then frame.transfer_from = o[3] end
+  frame.checkin = checkin_field(o[1])
   return cjson.encode(frame)
 end
 
@@ -175,52 +184,109 @@ end
 local function assigned_frame(conv)
   local c = redis.call('HMGET', K.conv(conv), 'channel', 'risk', 'label', 'lang', 'escalated')
   local head = cjson.encode({type = 'assigned', conversation = conv, channel = c[1], risk = (c[2] == '1'),
-                             label = c[3] or cjson.null, lang = c[4] or 'en'})
+                             label = c[3] or cjson.null, lang = c[4] or 'en', checkin = checkin_field(conv)})
   local hist = redis.call('LRANGE', K.log(conv), 0, -1)
   local notes = redis.call('LRANGE', K.notes(conv), 0, -1)
   return string.sub(head, 1, -2) .. ',"escalated":' .. str_array(split(c[5])) ..
          ',"notes":[' .. table.concat(notes, ',') .. '],"history":[' .. table.concat(hist, ',') .. ']}'
 end
 
+-- The languages a peer takes chats in (field 'langs', "en,fr", set from its account when it went
+-- on shift); a peer hash without it (on shift since before languages existed) speaks both.
+local function peer_langs(raw)
+  local t = {}
+  for _, l in ipairs(split((raw and raw ~= '') and raw or 'en,fr')) do t[l] = true end
+  return t
+end
+
+-- How long a conversation waits for a peer who speaks its language (CHATD_LANG_FALLBACK_S).
+local LANG_FALLBACK_MS = tonumber(CONST.lang_fallback_ms) or 0
+
+-- How long an accepting peer has for its first message before its console is nudged (and twice
+-- that before supervisors are alerted and the seeker reassured): CHATD_FIRST_REPLY_S.
+local FIRST_REPLY_MS = tonumber(CONST.first_reply_ms) or 0
+
+-- The no-first-reply timers of a conversation just assigned (accept.lua), and their removal when
+-- the peer writes or the conversation leaves it. The handler (noreply.lua) checks again anyway.
+local function first_reply_timers(conv, now_ms)
+  if FIRST_REPLY_MS > 0 then
+    redis.call('ZADD', K.timers, now_ms + FIRST_REPLY_MS, 'nudge|' .. conv)
+    redis.call('ZADD', K.timers, now_ms + 2 * FIRST_REPLY_MS, 'noreply|' .. conv)
+  end
+end
+local function clear_first_reply_timers(conv) redis.call('ZREM', K.timers, 'nudge|' .. conv, 'noreply|' .. conv) end
+
+-- A conversation queued at now_ms: the worker matches again when its language wait ends (timer
+-- 'lang|conv'), so it reaches any peer then, not at the worker's next round by chance.
+local function lang_timer(conv, now_ms)
+  if LANG_FALLBACK_MS > 0 then redis.call('ZADD', K.timers, now_ms + LANG_FALLBACK_MS, 'lang|' .. conv) end
+end
+
+-- Put a conversation in state new into the queue (its first message, append.lua; or a check-in
+-- that said "not safe", checkin.lua): waiting, in band (0 risk, 2 normal), with its wait and
+-- language timers, and the seeker told its place. The caller wakes the worker and escalates.
+local function queue_conv(conv, now_ms, band, wait_ms, events)
+  redis.call('HSET', K.conv(conv), 'state', 'waiting', 'queued', now_ms, 'first_queued', now_ms, 'band', band)
+  if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
+  redis.call('ZADD', K.queue, score(band, now_ms), conv)
+  redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
+  lang_timer(conv, now_ms)
+  to_seeker(conv, 0, waiting_status(conv), events)
+  queue_changed()
+end
+
 -- One matching pass (routing/policy.py states the rules; tests/test_policy.py checks this
 -- function makes the same decisions as plan_offers on random cases). Waiting conversations in
--- queue order (score, then id); each goes to the on-shift peer with room with the lowest load
--- (active + offers), then idle longest, then name; a peer who declined it or let it expire only
--- when no other peer with room can take it. Offers use ids[first..#ids] in turn.
+-- queue order (score, then id). Until LANG_FALLBACK_MS after its queueing a conversation goes
+-- only to a peer who speaks its language (an SMS one whose language is not known: any peer);
+-- none with room: it is skipped, and the ones behind it are matched. Among the peers it may go
+-- to: one who has not declined it or let it expire, then one who speaks its language, then the
+-- lowest load (active + offers), then idle longest, then name. Offers use ids[first..#ids].
 -- Returns: offers made, and 1 when it stopped for want of ids (more may be possible).
 local function match_pass(now_ms, timeout_ms, limit, ids, first)
   local pool = {}
   for _, user in ipairs(redis.call('SMEMBERS', K.on_shift)) do
     local h = redis.call('HMGET', K.peer(user), 'state', 'capacity', 'active', 'offers', 'idle_since',
-                         'debrief_until')
-    local p = {user = user, capacity = num(h[2]), load = num(h[3]) + num(h[4]), idle = num(h[5])}
+                         'debrief_until', 'langs')
+    local p = {user = user, capacity = num(h[2]), load = num(h[3]) + num(h[4]), idle = num(h[5]),
+               langs = peer_langs(h[7])}
     if h[1] == 'on' and num(h[6]) <= now_ms and p.load < p.capacity then pool[#pool + 1] = p end
   end
   local made, next_id = 0, first
   if #pool == 0 then return made, 0 end
   for _, conv in ipairs(redis.call('ZRANGE', K.queue, 0, limit - 1)) do
-    if redis.call('HGET', K.conv(conv), 'state') == 'waiting' then
+    local c = redis.call('HMGET', K.conv(conv), 'state', 'lang', 'queued', 'sms_lang')
+    if c[1] == 'waiting' then
       if next_id > #ids then return made, 1 end
+      local lang = c[2] or ''
+      if c[4] == '' then lang = '' end  -- an SMS texter's language not known yet
+      local strict = lang ~= '' and now_ms < num(c[3]) + LANG_FALLBACK_MS
       local declined = {}
       for _, d in ipairs(redis.call('SMEMBERS', K.declined(conv))) do declined[d] = true end
-      local best, best_i, best_fresh = nil, 0, false
+      local best, best_i, best_key = nil, 0, nil
       for i, p in ipairs(pool) do
-        local fresh = not declined[p.user]
-        local better = best == nil or (fresh and not best_fresh)
-        if not better and fresh == best_fresh then
-          if p.load ~= best.load then better = p.load < best.load
-          elseif p.idle ~= best.idle then better = p.idle < best.idle
-          else better = p.user < best.user end
+        local speaks = lang == '' or p.langs[lang] == true
+        if speaks or not strict then
+          local key = {declined[p.user] and 1 or 0, speaks and 0 or 1, p.load, p.idle}
+          local better = best == nil
+          if not better then
+            for j = 1, 4 do
+              if key[j] ~= best_key[j] then better = key[j] < best_key[j]; break end
+              if j == 4 then better = p.user < best.user end
+            end
+          end
+          if better then best, best_i, best_key = p, i, key end
         end
-        if better then best, best_i, best_fresh = p, i, fresh end
       end
-      make_offer(conv, best.user, ids[next_id], now_ms, now_ms + timeout_ms, '')
-      next_id = next_id + 1
-      made = made + 1
-      best.load = best.load + 1
-      if best.load >= best.capacity then
-        table.remove(pool, best_i)
-        if #pool == 0 then return made, 0 end
+      if best ~= nil then
+        make_offer(conv, best.user, ids[next_id], now_ms, now_ms + timeout_ms, '')
+        next_id = next_id + 1
+        made = made + 1
+        best.load = best.load + 1
+        if best.load >= best.capacity then
+          table.remove(pool, best_i)
+          if #pool == 0 then return made, 0 end
+        end
       end
     end
   end

@@ -11,11 +11,16 @@ if redis.call('HGET', K.conv(conv), 'state') ~= 'waiting' then return {'err', 'o
 local display = redis.call('HGET', K.peer(user), 'display') or user
 local lang = redis.call('HGET', K.conv(conv), 'lang')
 redis.call('ZREM', K.queue, conv)
-redis.call('ZREM', K.timers, 'wait|' .. conv)
+-- For wait estimates (routing/estimate.py): when, and with how many peers on shift.
+redis.call('LPUSH', K.accepts, now_ms .. '|' .. redis.call('SCARD', K.on_shift))
+redis.call('LTRIM', K.accepts, 0, 99)
+redis.call('ZREM', K.timers, 'wait|' .. conv, 'lang|' .. conv)
 -- Written before the peer is set, so the peer gets it once, in the history below.
 append_msg(conv, 'system', (lang == 'fr') and ARGV[7] or ARGV[6], at)
 redis.call('HSET', K.conv(conv), 'state', 'active', 'peer', user, 'peer_name', display)
 redis.call('HSETNX', K.conv(conv), 'accepted', now_ms)
+redis.call('HSET', K.conv(conv), 'assigned_at', now_ms)
+first_reply_timers(conv, now_ms)
 redis.call('SADD', K.peer_convs(user), conv)
 redis.call('HINCRBY', K.peer(user), 'active', 1)
 redis.call('HSET', K.peer(user), 'missed', 0)

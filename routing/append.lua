@@ -39,16 +39,13 @@ if cid ~= '' then
   if once_ttl > 0 then redis.call('SET', K.once(cid), conv .. '|' .. seq, 'EX', once_ttl) end
 end
 redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
-redis.call('HSET', K.conv(conv), 'last', now_ms)
+redis.call('HSET', K.conv(conv), 'last', now_ms, 'last_' .. sender, now_ms)
+if sender == 'peer' then clear_first_reply_timers(conv) end
 if idle_ms > 0 then redis.call('ZADD', K.timers, now_ms + idle_ms, 'idle|' .. conv) end
 if state == 'new' and sender == 'seeker' then
-  local band = (ARGV[10] == '1') and 0 or 2
-  redis.call('HSET', K.conv(conv), 'state', 'waiting', 'queued', now_ms, 'first_queued', now_ms, 'band', band)
-  if band == 0 then redis.call('HSET', K.conv(conv), 'risk', '1') end
-  redis.call('ZADD', K.queue, score(band, now_ms), conv)
-  redis.call('ZADD', K.timers, now_ms + wait_ms, 'wait|' .. conv)
-  to_seeker(conv, 0, waiting_status(conv), events)
-  queue_changed()
+  -- Risk from this text, or from before it (a check-in that said "not safe"): the risk band.
+  local band = (ARGV[10] == '1' or redis.call('HGET', K.conv(conv), 'risk') == '1') and 0 or 2
+  queue_conv(conv, now_ms, band, wait_ms, events)
   -- Pair at once when a peer has room: one offer here, by the matcher's own rules (the queue
   -- head first); the worker, woken, makes any further offers and keeps the timers.
   if ARGV[11] ~= '' then match_pass(now_ms, tonumber(ARGV[12]), MATCH_SCAN_LIMIT, {ARGV[11]}, 1) end

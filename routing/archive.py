@@ -43,6 +43,8 @@ def conversation_row(conv: str, h: dict[str, str], esc: list[str]) -> Conversati
         "peer": h.get("peer") or h.get("last_peer") or None, "escalations": escalations,
         "risk": h.get("risk") == "1", "survey": _int(h.get("survey")), "label": h.get("label") or None,
         "number_hash": h.get("number_hash") or None, "forgotten": h.get("forgotten") == "1",
+        "checkin_feeling": _int(h.get("checkin_feeling")), "checkin_safe": h.get("checkin_safe") or None,
+        "end_feeling": _int(h.get("end_feeling")),
     }
 
 

@@ -16,7 +16,8 @@ if ARGV[9] == '1' and redis.call('HLEN', K.conns('seeker', conv)) > 0 then retur
 local offer = redis.call('HGET', K.conv(conv), 'offer')
 if offer and offer ~= '' then drop_offer(offer, true) end
 redis.call('ZREM', K.queue, conv)
-redis.call('ZREM', K.timers, 'wait|' .. conv, 'sgrace|' .. conv, 'idle|' .. conv, 'smsidle|' .. conv)
+redis.call('ZREM', K.timers, 'wait|' .. conv, 'sgrace|' .. conv, 'idle|' .. conv, 'smsidle|' .. conv, 'lang|' .. conv)
+clear_first_reply_timers(conv)
 redis.call('SREM', K.live, conv)
 local c = redis.call('HMGET', K.conv(conv), 'risk', 'escalated')
 if state == 'active' and peer ~= '' then

@@ -16,9 +16,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from config.settings import Settings
+from records import ESCALATION_REASONS as RECORDED_REASONS
 from records import replies
 from records.keyspace import Keys
-from routing import envelope, frames, histograms, texts
+from routing import envelope, estimate, frames, histograms, texts
 from routing.errors import IllegalTransition, RoutingError
 from routing.scripts import Scripts
 from routing.states import ConvState, ShiftAction, ShiftState
@@ -66,7 +67,8 @@ def _err(reply: list[Any]) -> RoutingError:
     return RoutingError(public, message)
 
 
-ESCALATION_REASONS = ("no_peer_on_shift", "wait_timeout", "risk", "peer")
+# The contract's four, and wait_estimate (an addition): the estimated wait passed CHATD_WAIT_ESCALATE_S.
+ESCALATION_REASONS = RECORDED_REASONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,12 @@ class ConvInfo:
     ended_by: str = ""
     queued_ms: int = 0  # when it was last queued (Unix ms; 0: never)
     label: str = ""  # an SMS texter's label for peers ("" for web)
+    last_seeker_ms: int = 0  # when the seeker last wrote (Unix ms; 0: never)
+    last_peer_ms: int = 0  # when a peer last wrote in it
 
 
 _INFO_FIELDS = ["state", "channel", "lang", "peer", "seq", "escalated", "risk", "peer_name", "ended_by", "queued",
-                "label"]
+                "label", "last_seeker", "last_peer"]
 
 
 def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
@@ -131,14 +135,19 @@ def _conv_info(conv: str, reply: Any) -> ConvInfo | None:
     vals = [v or "" for v in h]
     return ConvInfo(id=conv, state=ConvState(vals[0]), channel=vals[1], lang=vals[2] or "en",
                     peer=vals[3], seq=int(vals[4] or 0), escalated=_reasons(vals[5]), risk=vals[6] == "1",
-                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10])
+                    peer_name=vals[7], ended_by=vals[8], queued_ms=int(vals[9] or 0), label=vals[10],
+                    last_seeker_ms=int(vals[11] or 0), last_peer_ms=int(vals[12] or 0))
 
 
 def script_constants(settings: Settings) -> dict[str, Any]:
-    """What the scripts say themselves: the crisis line and email, and the escalation frame's
-    text for each reason in each language (CONTRACT.md section 2, ``escalation``)."""
+    """What the scripts say themselves: the crisis line and email, the escalation frame's text
+    for each reason in each language (CONTRACT.md section 2, ``escalation``), and how long a
+    conversation waits for a peer who speaks its language (section 3), how long an accepting
+    peer has for its first message, and the seeker's reassurance when it is late."""
     line, email = settings.crisis_line, settings.crisis_email
-    return {"crisis_line": line, "crisis_email": email,
+    return {"crisis_line": line, "crisis_email": email, "lang_fallback_ms": int(settings.lang_fallback_s * 1000),
+            "first_reply_ms": int(settings.first_reply_s * 1000),
+            "texts": {"peer_soon": {lang: texts.text("peer_soon", lang) for lang in ("en", "fr")}},
             "escalation": {reason: {lang: texts.escalation_text(reason, lang, line, email) for lang in ("en", "fr")}
                            for reason in ESCALATION_REASONS}}
 
@@ -276,6 +285,12 @@ class Engine:
             raise _err(reply)
         return True
 
+    async def no_first_reply(self, conv: str, stage: str) -> bool:
+        """The peer who took ``conv`` has not written yet: ``nudge`` its console, or (``alert``)
+        alert supervisors and reassure the seeker (noreply.lua). False when it no longer applies."""
+        reply = await self.scripts.call("noreply", conv, stage, now_ms(), iso_now())
+        return str(reply[0]) == "ok"
+
     async def forget(self, conv: str) -> None:
         reply = await self.scripts.call("forget", conv)
         if str(reply[0]) == "err":
@@ -283,6 +298,21 @@ class Engine:
 
     async def set_survey(self, conv: str, rating: int) -> None:
         await self.redis.hset(self.keys.conv(conv), "survey", rating)
+
+    async def check_in(self, conv: str, feeling: int | None, safe: str | None) -> tuple[str, ...]:
+        """Store the seeker's check-in (checkin.lua); the reasons it escalated the conversation for
+        just now ("not safe": ``risk``, and queued at the front). Refused (``not_allowed``) once a
+        peer has it or it ended."""
+        reply = await self.scripts.call("checkin", conv, "" if feeling is None else feeling, safe or "", now_ms(),
+                                        int(self.settings.wait_escalate_s * 1000))
+        if str(reply[0]) == "err":
+            code = str(reply[1])
+            raise RoutingError("not_allowed", "the check-in is only before a peer joins" if code == "not_allowed"
+                               else _ERROR_MESSAGES.get(code, ("", code))[1])
+        return _reasons(str(reply[1]))
+
+    async def set_end_feeling(self, conv: str, feeling: int) -> None:
+        await self.redis.hset(self.keys.conv(conv), "end_feeling", feeling)
 
     async def set_language(self, conv: str, lang: str) -> None:
         """The conversation's language (``en``/``fr``), set by its peer: the language of the texts
@@ -357,8 +387,11 @@ class Engine:
 
     # --- peers ------------------------------------------------------------------------------
     async def shift(self, peer: str, action: ShiftAction, *, capacity: int = 1, display: str = "",
-                    role: str = "peer") -> tuple[ShiftState, ShiftState]:
-        reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role)
+                    role: str = "peer", languages: tuple[str, ...] = ("en", "fr")) -> tuple[ShiftState, ShiftState]:
+        """Change a peer's shift; on start, ``languages`` (its account's) go with its presence,
+        for language-first matching."""
+        reply = await self.scripts.call("shift", peer, action.value, capacity, now_ms(), display, role,
+                                        ",".join(languages))
         if str(reply[0]) == "err":
             raise IllegalTransition("shift", str(reply[2]), action.value)
         return ShiftState(str(reply[1])), ShiftState(str(reply[2]))
@@ -416,6 +449,35 @@ class Engine:
             pipe.scard(self.keys.on_shift)
             replies = await pipe.execute()
         return [None if r is None else int(r) + 1 for r in replies[:-1]], int(replies[-1])
+
+    async def wait_estimates(self, positions: list[int | None], peers_on_shift: int,
+                             ) -> list[frames.WaitEstimate | None]:
+        """The rounded wait estimate of each place in line (None: not queued, or not enough data)."""
+        accepts = estimate.parse_accepts(replies.texts(await self.redis.lrange(self.keys.accepts, 0, -1)))
+        now = now_ms()
+        out: list[frames.WaitEstimate | None] = []
+        for position in positions:
+            est = estimate.estimate(position, peers_on_shift, accepts, now) if position else None
+            out.append(None if est is None else frames.WaitEstimate(minutes=est.minutes, more_than=est.more_than))
+        return out
+
+    async def escalate_long_waits(self) -> list[str]:
+        """Escalate (``wait_estimate``) each queued conversation whose estimated wait passes
+        CHATD_WAIT_ESCALATE_S, once: the crisis line at once, not after the long wait."""
+        queued = replies.texts(await self.redis.zrange(self.keys.queue, 0, MATCH_SCAN_LIMIT - 1))
+        if not queued:
+            return []
+        on = int(await self.redis.scard(self.keys.on_shift))
+        accepts = estimate.parse_accepts(replies.texts(await self.redis.lrange(self.keys.accepts, 0, -1)))
+        now, done = now_ms(), []
+        for position, info in enumerate(await self.infos(queued), start=1):
+            if info is None or "wait_estimate" in info.escalated:
+                continue
+            seconds = estimate.wait_s(position, on, accepts, now)
+            too_long = seconds is not None and seconds > self.settings.wait_escalate_s
+            if too_long and await self.escalate(info.id, "wait_estimate", only_if_queued=True):
+                done.append(info.id)
+        return done
 
     async def match(self) -> int:
         """Matching passes (match.lua: planned and made atomically) until no offer is left to

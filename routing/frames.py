@@ -105,6 +105,8 @@ class StatusWaiting:
     state: Literal["waiting"] = "waiting"
     position: int
     peers_on_shift: int
+    # An addition (routing/estimate.py): left out when there is not enough recent data.
+    estimate: WaitEstimate | None = omitted()  # noqa: RUF009  (a field() spec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +153,23 @@ class Error:
     conversation: str | None = omitted()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckIn:
+    """The seeker's optional check-in answers, as offers and assigned frames carry them (an
+    addition): ``feeling`` 1..7, ``safe`` yes | no | not_sure; null when not answered."""
+
+    feeling: int | None
+    safe: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitEstimate:
+    """A waiting seeker's estimated wait, rounded up: about ``minutes``, or more than that."""
+
+    minutes: int
+    more_than: bool
+
+
 # --- to consoles ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shift:
@@ -174,6 +193,7 @@ class Offer:
     risk: bool
     expires_in_s: int
     transfer_from: str | None = omitted()
+    checkin: CheckIn | None = omitted()  # noqa: RUF009  (a field() spec, as transfer_from)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,6 +221,7 @@ class _ConversationView:
     escalated: list[str]
     notes: list[StoredNote]
     history: list[StoredMessage]
+    checkin: CheckIn | None = omitted()  # noqa: RUF009  (a field() spec, as transfer_from)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,6 +329,16 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Nudge:
+    """To the peer who took a conversation and has not written in it for CHATD_FIRST_REPLY_S
+    (noreply.lua); an addition to the contract (docs/protocol.md)."""
+
+    type: ClassVar[str] = "nudge"
+    conversation: str
+    waited_s: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Language:
     type: ClassVar[str] = "language"
     conversation: str
@@ -333,6 +364,10 @@ class OverviewConversation:
     risk: bool
     escalated: list[str]
     label: str | None
+    # Additions: how long the seeker's last message has gone unanswered by the assigned peer (null:
+    # answered, or no peer), and whether that passed CHATD_UNANSWERED_S (the supervisor view shows it).
+    unanswered_s: int | None = None
+    overdue: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -346,14 +381,15 @@ class Overview:
 SeekerFrame = (Welcome | SeekerAck | SeekerMessage | StatusWaiting | StatusActive | SeekerEscalation
                | SeekerTyping | SeekerEnded | Forgotten | Error)
 ConsoleFrame = (Shift | Offer | Revoked | Released | Assigned | Monitoring | PeerAck | PeerMessage | PeerTyping
-                | PeerEnded | Delivery | Queue | Synced | Note | PeerEscalation | Alert | Language | Overview | Error)
+                | PeerEnded | Delivery | Queue | Synced | Note | PeerEscalation | Alert | Nudge | Language | Overview
+                | Error)
 Frame = SeekerFrame | ConsoleFrame
 
 SEEKER_FRAMES: tuple[type[Any], ...] = (Welcome, SeekerAck, SeekerMessage, StatusWaiting, StatusActive,
                                         SeekerEscalation, SeekerTyping, SeekerEnded, Forgotten, Error)
 CONSOLE_FRAMES: tuple[type[Any], ...] = (Shift, Offer, Revoked, Released, Assigned, Monitoring, PeerAck,
                                          PeerMessage, PeerTyping, PeerEnded, Delivery, Queue, Synced, Note,
-                                         PeerEscalation, Alert, Language, Overview, CannedChanged, Error)
+                                         PeerEscalation, Alert, Nudge, Language, Overview, CannedChanged, Error)
 
 
 class FrameError(ValueError):

@@ -17,7 +17,8 @@ MAX_BATCH = 256  # calls in one pipeline at most
 BATCH_TIMEOUT_S = 30.0
 
 SCRIPT_NAMES = ("append", "offers", "accept", "release_offer", "end", "release", "escalate",
-                "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease")
+                "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease",
+                "noreply", "checkin")
 
 
 def script_source(name: str, constants: dict[str, Any] | None = None) -> str:

@@ -1,7 +1,8 @@
 -- shift: a peer's shift state machine, off -> on <-> break -> off. Start also ends a break and a
 -- debrief pause, and sets the capacity. Break and end give pending offers back at once.
 -- KEYS: none. ARGV: 1 prefix, 2 peer, 3 action (start|break|end), 4 capacity, 5 now_ms,
---       6 display name, 7 role
+--       6 display name, 7 role, 8 the languages it takes chats in ("en,fr"; language-first
+--       matching in _lib.lua reads them)
 -- Returns: {'ok', from, to} | {'err', 'bad_transition', from}
 local user, action = ARGV[2], ARGV[3]
 local now_ms = tonumber(ARGV[5])
@@ -13,7 +14,7 @@ local target
 if action == 'start' then
   target = 'on'
   redis.call('HSET', K.peer(user), 'state', 'on', 'capacity', tonumber(ARGV[4]), 'display', ARGV[6],
-             'role', ARGV[7], 'missed', 0, 'debrief_until', 0)
+             'role', ARGV[7], 'missed', 0, 'debrief_until', 0, 'langs', ARGV[8] or '')
   redis.call('HSETNX', K.peer(user), 'idle_since', now_ms)
   redis.call('HSETNX', K.peer(user), 'active', 0)
   redis.call('HSETNX', K.peer(user), 'offers', 0)

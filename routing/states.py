@@ -42,6 +42,8 @@ class ConvAction(StrEnum):
     ESCALATE = "escalate"  # the assigned peer escalates it (escalate.lua)
     WAIT_TIMEOUT = "wait_timeout"  # the wait timer escalates it (escalate.lua)
     FORGET = "forget"  # the seeker deletes its texts (forget.lua)
+    CHECKIN = "checkin"  # the seeker's optional check-in, before a peer has it (checkin.lua)
+    CHECKIN_NOT_SAFE = "checkin_not_safe"  # one that says "not safe" (or "not sure"): queued at the front
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ CONV_TABLE: dict[ConvAction, tuple[ConvOutcome, ConvOutcome, ConvOutcome, ConvOu
     ConvAction.ESCALATE:     (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, _ACTIVE,     ENDED),
     ConvAction.WAIT_TIMEOUT: (NOT_QUEUED,  _WAITING,    _OFFERED,    NOT_QUEUED,  ENDED),
     ConvAction.FORGET:       (NOT_ENDED,   NOT_ENDED,   NOT_ENDED,   NOT_ENDED,   _ENDED),
+    ConvAction.CHECKIN:      (_NEW,        _WAITING,    _OFFERED,    NOT_ALLOWED, ENDED),
+    ConvAction.CHECKIN_NOT_SAFE: (_WAITING, _WAITING,    _OFFERED,    NOT_ALLOWED, ENDED),
 }  # fmt: skip
 
 CONV_TRANSITIONS: dict[tuple[ConvState, ConvAction], ConvOutcome] = {

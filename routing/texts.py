@@ -39,6 +39,16 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fr": ("Désolés de l'attente. Vous pouvez continuer d'attendre, ou joindre la ligne 24/7 "
                "maintenant : {line} ({email}). En cas de danger, composez le 911."),
     },
+    "peer_soon": {
+        "en": "A peer supporter is here with you and will write in a moment.",
+        "fr": "Une personne pair aidante est avec vous et va vous écrire dans un instant.",
+    },
+    "escalation_estimate": {
+        "en": ("The wait may be long right now. You can stay in line, or reach the 24/7 line now: {line} "
+               "({email}). If you are in danger, call 911."),
+        "fr": ("L'attente risque d'être longue en ce moment. Vous pouvez rester en file, ou joindre la ligne "
+               "24/7 maintenant : {line} ({email}). En cas de danger, composez le 911."),
+    },
     "media_not_shown": {
         "en": ("A picture or file was sent, but pictures and files can't be seen or kept here. Please "
                "say in words what you want to share."),
@@ -72,5 +82,6 @@ def text_for(key: str, lang: str | None, **values: str) -> str:
 
 def escalation_text(reason: str, lang: str, line: str, email: str) -> str:
     """The escalation text for a reason; every variant contains the crisis line."""
-    key = {"no_peer_on_shift": "escalation_no_peer", "wait_timeout": "escalation_wait"}.get(reason, "escalation")
+    key = {"no_peer_on_shift": "escalation_no_peer", "wait_timeout": "escalation_wait",
+           "wait_estimate": "escalation_estimate"}.get(reason, "escalation")
     return text(key, lang, line=line, email=email)

@@ -44,8 +44,8 @@ STANDBY_POLL_S = 1.0
 # Each timer kind runs under its own deadline and in this order within a batch of due timers, so
 # a slow step (an archive write waiting on a busy database) never holds back an offer's expiry or
 # an escalation by more than a few seconds: it times out and is tried again later, like a failure.
-TIMER_TIMEOUT_S = {"offer": 5.0, "wait": 5.0, "sgrace": 5.0, "pgrace": 10.0, "idle": 5.0, "smsidle": 5.0,
-                   "debrief": 5.0, "archive": 15.0}
+TIMER_TIMEOUT_S = {"offer": 5.0, "lang": 5.0, "wait": 5.0, "nudge": 5.0, "noreply": 5.0, "sgrace": 5.0,
+                   "pgrace": 10.0, "idle": 5.0, "smsidle": 5.0, "debrief": 5.0, "archive": 15.0}
 TIMER_ORDER = tuple(TIMER_TIMEOUT_S)
 
 TimerHandler = Callable[[str], Awaitable[None]]
@@ -68,7 +68,8 @@ class Worker:
         self.redis = engine.redis
         self.keys = engine.keys
         self.handlers: dict[str, TimerHandler] = {
-            "offer": self._offer, "wait": self._wait, "sgrace": self._seeker_grace,
+            "offer": self._offer, "lang": self._lang_fallback, "wait": self._wait,
+            "nudge": self._nudge, "noreply": self._no_reply_alert, "sgrace": self._seeker_grace,
             "pgrace": self._peer_grace, "debrief": self._debrief, "archive": self._archive,
             "idle": self._idle, "smsidle": self._idle,  # smsidle: timers set before the idle timer was generic
         }
@@ -172,6 +173,8 @@ class Worker:
         if now - self._last_sweep >= SWEEP_EVERY_S:
             self._last_sweep = now
             await self.sweep_dead_processes()
+            for conv in await self.engine.escalate_long_waits():
+                log.info("conversation.escalated", conversation=conv, reason="wait_estimate")
         if now - self._last_purge >= PURGE_EVERY_S or self._last_purge == 0.0:
             self._last_purge = now
             deleted = await purge(self.store, self.settings)
@@ -210,6 +213,19 @@ class Worker:
     async def _offer(self, offer: str) -> None:
         if await self.engine.expire_offer(offer):
             log.info("offer.expired", offer=offer)
+
+    async def _lang_fallback(self, conv: str) -> None:
+        """Its language wait is over: the match that follows the timers in :meth:`step` may now
+        offer it to any peer. Nothing to do here but be due, which wakes the worker."""
+        log.info("conversation.lang_fallback", conversation=conv)
+
+    async def _nudge(self, conv: str) -> None:
+        if await self.engine.no_first_reply(conv, "nudge"):
+            log.info("conversation.nudged", conversation=conv)
+
+    async def _no_reply_alert(self, conv: str) -> None:
+        if await self.engine.no_first_reply(conv, "alert"):
+            log.info("conversation.alerted", conversation=conv, reason="no_first_reply")
 
     async def _wait(self, conv: str) -> None:
         if await self.engine.escalate(conv, "wait_timeout", only_if_queued=True):

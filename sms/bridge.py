@@ -50,7 +50,8 @@ from routing.risk import RiskMatcher
 from routing.states import ConvState
 from routing.worker import Worker
 from sms.hashing import normalise_e164, number_hash, texter_label
-from sms.keywords import Intent, classify
+from sms.keywords import Intent, checkin_feeling, classify
+from sms.langid import LanguageGuesser
 from sms.outbox import DeliveryState, Outbox
 from sms.sender import TwilioSender
 from sms.signature import is_valid_request
@@ -152,6 +153,7 @@ class SmsBridge:
         self.outbox = outbox
         self.sender = sender
         self.texts = SmsTexts.from_settings(settings)
+        self.langid = LanguageGuesser()  # loaded by start_sms (chatd/sms_plugin.py), in a thread
         # Texts out for every seeker-facing frame, an idle end, and the number kept past the end
         # long enough for the closing text.
         self.needs = ChannelNeeds(events=keys.sms_events, idle_s=settings.sms_idle_s, archive_delay_s=ARCHIVE_DELAY_S)
@@ -299,6 +301,11 @@ class SmsBridge:
                 await self._count("sms_media_not_shown")
                 return self.texts.media_not_shown(lang), False
             return None, False
+        if lang is None and (guessed := self.langid.guess(body)) is not None:
+            # The first text says which language it is in, clearly (sms/langid.py): reply in it.
+            await self._set_lang(nhash, None, guessed)
+            lang = guessed
+            log.info("sms.language_identified", lang=guessed.value)
         return None, await self._to_conversation(nhash, number, body, sid, None, lang, media)
 
     async def _to_conversation(self, nhash: str, number: str, body: str, sid: str, conv: str | None,
@@ -312,9 +319,12 @@ class SmsBridge:
         if conv is None:
             conv = await self._open(nhash, number, lang)
         if not is_blank(body):
+            was = conv
             conv = await self._append(nhash, number, conv, lang, "seeker", body, sid,
                                       risk=self.risk.matches(body), may_open=may_open)
             marked = not media
+            if conv == was and (feeling := checkin_feeling(body)) is not None:
+                await self._check_in(conv, feeling)
         if media:
             # Never fetched nor stored (docs/security.md); both sides see that it was not shown.
             log.info("sms.media_not_shown", conversation=conv, media=media)
@@ -345,6 +355,15 @@ class SmsBridge:
         for reason in result.escalated:
             log.info("conversation.escalated", conversation=conv, reason=reason)
         return conv
+
+    async def _check_in(self, conv: str, feeling: int) -> None:
+        """A number 1..7 in reply to the in-line notice: the check-in's feeling, while no peer has
+        the conversation yet (after that it is just a message, which it also is)."""
+        try:
+            await self.engine.check_in(conv, feeling, None)
+            log.info("sms.checkin", conversation=conv)
+        except RoutingError:
+            pass
 
     async def _set_lang(self, nhash: str, conv: str | None, lang: Language) -> None:
         await self.redis.set(self.sms_keys.lang(nhash), lang.value, ex=LANG_TTL_S)
@@ -525,8 +544,11 @@ class SmsBridge:
             if await self._first_queued_notice(conv):
                 place = int(frame.get("position") or 1)
                 service = await self._service_now()
-                text = (self.texts.queued(lang, place) if service.open
-                        else self.texts.queued_closed(lang, place, service.next_open))
+                if service.open:
+                    (est,) = await self.engine.wait_estimates([place], int(frame.get("peers_on_shift") or 0))
+                    text = self.texts.queued(lang, place, est)
+                else:
+                    text = self.texts.queued_closed(lang, place, service.next_open)
         elif kind == "escalation":
             text = self.texts.escalation(lang)
         elif kind == "ended":

@@ -88,6 +88,13 @@ def normalise(body: str) -> str:
     return stripped.upper()
 
 
+def checkin_feeling(body: str) -> int | None:
+    """A reply of just a number 1..7 (the in-line notice's optional "how do you feel now?"), or
+    None. It is still a message for the peer too; this only records it as the check-in."""
+    word = normalise(body) if len(body) <= _MAX_KEYWORD_BODY else ""
+    return int(word) if len(word) == 1 and word in "1234567" else None
+
+
 def classify(body: str) -> Classified:
     """The intent of an inbound SMS body; anything that is not exactly one keyword is text."""
     if len(body) > _MAX_KEYWORD_BODY:

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from config.settings import Settings
+from routing.frames import WaitEstimate
 
 
 class Language(StrEnum):
@@ -40,14 +41,24 @@ class SmsTexts:
         """Texts carrying the configured crisis line and email."""
         return cls(crisis_line=settings.crisis_line, crisis_email=settings.crisis_email)
 
-    def queued(self, lang: Language | None, place: int) -> str:
-        """First answer to a new texter: in line, their place, 911, the 24/7 line."""
-        en = (f"Thanks for reaching out. You're in line (number {place}); a trained peer will "
+    def queued(self, lang: Language | None, place: int, estimate: WaitEstimate | None = None) -> str:
+        """First answer to a new texter: in line, their place, the estimated wait when there is
+        one (routing/estimate.py), 911, the 24/7 line, and the optional check-in."""
+        # The optional check-in by text (docs/sms.md): a reply of just a number 1-7 is recorded.
+        wait_en = wait_fr = ""
+        if estimate is not None:
+            more = estimate.more_than
+            wait_en = f" Estimated wait: {'more than' if more else 'about'} {estimate.minutes} min."
+            wait_fr = f", attente estimée : {'plus de' if more else 'environ'} {estimate.minutes} min"
+        en = (f"Thanks for reaching out. You're in line (number {place}).{wait_en} A trained peer will "
               f"text you back here. In an emergency call 911. 24/7 line: {self.crisis_line}. "
+              "If you like, reply 1-7: how you feel now (1 very bad, 7 very good). "
               "Reply STOP to stop texts, HELP for help.")
-        fr = (f"Merci de nous écrire. Vous êtes en file (numéro {place}); une personne aidante "
-              f"formée vous répondra ici. Urgence : 911. Ligne 24/7 : {self.crisis_line}. "
-              "Répondez ARRET pour arrêter, AIDE pour de l'aide.")
+        # French takes more segments (accents make it UCS-2): the greeting gives way to the estimate.
+        fr = (f"{'' if wait_fr else 'Merci de nous écrire. '}Vous êtes en file (numéro {place}){wait_fr}. "
+              f"Une personne aidante formée vous répondra ici. Urgence : 911. Ligne 24/7 : {self.crisis_line}. "
+              "Au choix, répondez 1 à 7 : votre état (1 très mal, 7 très bien). "
+              "ARRET pour arrêter, AIDE pour l'aide.")
         if lang is None:
             return _both(en + " Reply FR for French.", fr + " Répondez EN pour l'anglais.")
         return _pick(lang, en, fr)

@@ -166,9 +166,10 @@ class Harness:
         return running
 
     async def add_peer(self, username: str, *, role: str = "peer", trained: bool = True,
-                       display: str | None = None, server: Running | None = None) -> None:
+                       display: str | None = None, server: Running | None = None,
+                       languages: tuple[str, ...] = ("en", "fr")) -> None:
         store = (server or self.servers[0]).services.store
-        await accounts.create(store, username, display or username.title(), role, trained, PASSWORD)
+        await accounts.create(store, username, display or username.title(), role, trained, PASSWORD, languages)
 
     async def login(self, username: str, server: Running | None = None, password: str = PASSWORD) -> str:
         srv = server or self.servers[0]

@@ -18,7 +18,8 @@ WEB_SEEKER_TYPES = {frames.Welcome, frames.SeekerAck, frames.SeekerMessage, fram
                     frames.StatusActive, frames.SeekerEscalation, frames.SeekerTyping, frames.SeekerEnded,
                     frames.Forgotten, frames.Error}
 # canned_changed follows an admin's edit, not a conversation: tests/test_program.py decodes it.
-WEB_CONSOLE_TYPES = set(frames.CONSOLE_FRAMES) - {frames.Delivery, frames.CannedChanged}
+# The nudge needs a peer who stays silent: tests/test_first_reply.py decodes it the same way.
+WEB_CONSOLE_TYPES = set(frames.CONSOLE_FRAMES) - {frames.Delivery, frames.CannedChanged, frames.Nudge}
 
 
 def _decoded(ws: WS, audience: tuple[type[Any], ...]) -> list[Any]:

@@ -103,12 +103,14 @@ async def test_archived_conversation_reads_back_as_written(records: Records) -> 
         "id": "c1", "channel": "sms", "lang": "fr", "created_ms": 1, "queued_ms": 2, "accepted_ms": 5,
         "ended_ms": 9, "ended_by": "peer", "outcome": "supported", "wait_s": 0.003, "peer": "alice",
         "escalations": [{"reason": "risk", "at_ms": 3}], "risk": True, "survey": None, "label": "Texter 4F2A",
-        "number_hash": "nh", "forgotten": False}
+        "number_hash": "nh", "forgotten": False, "checkin_feeling": 3, "checkin_safe": "not_sure",
+        "end_feeling": None}
     messages = [ArchivedMessage(1, "seeker", "bonjour", "t1"), ArchivedMessage(2, "peer", "salut", "t2")]
     await records.set_survey("c1", 4)  # a rating can arrive before the archive
+    await records.set_end_feeling("c1", 5)  # and so can the end survey's feeling
     await records.archive_conversation(written, messages, [ArchivedNote("alice", "a note", "t3", whisper=False)])
     await records.archive_conversation(written, messages[:1])
-    assert await records.conversation("c1") == {**written, "survey": 4}
+    assert await records.conversation("c1") == {**written, "survey": 4, "end_feeling": 5}
     assert await records.messages("c1") == messages
     assert await records.notes("c1") == [ArchivedNote("alice", "a note", "t3", whisper=False)]
     assert await records.forget_number("nh") == ["c1"]

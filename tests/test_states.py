@@ -210,6 +210,8 @@ CONV_ACTIONS: dict[ConvAction, tuple[str, Callable[[Conv], Awaitable[Any]]]] = {
     ConvAction.ESCALATE: ("escalate", _escalate),
     ConvAction.WAIT_TIMEOUT: ("escalate", _wait_timeout),
     ConvAction.FORGET: ("forget", lambda c: c.engine.forget(c.id)),
+    ConvAction.CHECKIN: ("checkin", lambda c: c.engine.check_in(c.id, 4, "yes")),
+    ConvAction.CHECKIN_NOT_SAFE: ("checkin", lambda c: c.engine.check_in(c.id, None, "not_sure")),
 }
 
 

@@ -28,7 +28,7 @@ def ms(day: date, hh: int, mm: int = 0, ss: float = 0) -> int:
 
 def conv(cid: str, created: int, *, channel: str = "web", lang: str = "en", wait_s: float | None = None,
          accepted: bool = True, ended: bool = True, escalations: tuple[str, ...] = (), survey: int | None = None,
-         queued: bool = True) -> ConversationRecord:
+         queued: bool = True, feelings: tuple[int | None, int | None] = (None, None)) -> ConversationRecord:
     queued_ms = created + 1000 if queued else None
     accepted_ms = queued_ms + int(wait_s * 1000) if accepted and queued_ms and wait_s is not None else None
     end_at = (accepted_ms or queued_ms or created) + 600_000
@@ -37,15 +37,17 @@ def conv(cid: str, created: int, *, channel: str = "web", lang: str = "en", wait
             "outcome": None, "wait_s": wait_s, "peer": "pat" if accepted_ms else None,
             "escalations": [{"reason": r, "at_ms": created + 2000} for r in escalations], "risk": "risk" in escalations,
             "survey": survey, "label": "Texter 4F2A" if channel == "sms" else None,
-            "number_hash": "h" * 64 if channel == "sms" else None, "forgotten": False}
+            "number_hash": "h" * 64 if channel == "sms" else None, "forgotten": False,
+            "checkin_feeling": feelings[0], "end_feeling": feelings[1]}
 
 
 SCRIPT = [
-    conv("c-prev-day", ms(date(2026, 3, 7), 23, 59, 59.999), wait_s=5),  # the evening before: not in the day
-    conv("c-midnight", ms(DST_DAY, 0), wait_s=30),  # exactly midnight: in the day
-    conv("c-sms-fr", ms(DST_DAY, 23, 59, 59.999), channel="sms", lang="fr", wait_s=90, survey=4),
+    # the evening before: not in the day
+    conv("c-prev-day", ms(date(2026, 3, 7), 23, 59, 59.999), wait_s=5, feelings=(1, 7)),
+    conv("c-midnight", ms(DST_DAY, 0), wait_s=30, feelings=(4, None)),  # exactly midnight: in the day
+    conv("c-sms-fr", ms(DST_DAY, 23, 59, 59.999), channel="sms", lang="fr", wait_s=90, survey=4, feelings=(2, 5)),
     conv("c-left", ms(DST_DAY, 12), lang="fr", accepted=False, escalations=("no_peer_on_shift",)),
-    conv("c-risk", ms(DST_DAY, 3, 30), wait_s=130, escalations=("risk", "peer"), survey=2),
+    conv("c-risk", ms(DST_DAY, 3, 30), wait_s=130, escalations=("risk", "peer"), survey=2, feelings=(3, 2)),
     conv("c-silent", ms(DST_DAY, 9), queued=False, accepted=False),  # opened the window, never wrote
     conv("c-next-day", ms(date(2026, 3, 9), 0), wait_s=10),  # next midnight: the next day
 ]
@@ -118,10 +120,11 @@ async def test_a_scripted_dst_day_figure_by_figure(program: tuple[Running, dict[
         "conversations": 4,  # midnight, sms-fr, left, risk; not the silent one, not the neighbours
         "by_channel": {"web": 3, "sms": 1}, "by_lang": {"en": 2, "fr": 2},
         "paired": 3, "abandoned": 1,
-        "escalations": {"no_peer_on_shift": 1, "wait_timeout": 0, "risk": 1, "peer": 1},
+        "escalations": {"no_peer_on_shift": 1, "wait_timeout": 0, "risk": 1, "peer": 1, "wait_estimate": 0},
         "wait_s": {"p50": 90.0, "p90": 130.0},  # waits 30, 90, 130: ranks 2 and 3
         "answered_within": {"60": 0.25, "120": 0.5},  # of 4 queued: 1 within 60 s, 2 within 120 s
         "survey": {"responses": 2, "mean": 3.0},
+        "feeling": {"pairs": 2, "mean_change": 1.0},  # sms-fr 2 -> 5, risk 3 -> 2; midnight gave no end
         "days": [{"date": "2026-03-08", "conversations": 4, "paired": 3, "abandoned": 1, "escalated": 2,
                   "by_channel": {"web": 3, "sms": 1}, "by_lang": {"en": 2, "fr": 2}}],
         "peer_hours": [{"date": "2026-03-08", "hours": 0.0}],

@@ -15,7 +15,7 @@
 import { $, session } from './common.js';
 import { resumeSession, showApp, signedOut } from './console/account.js';
 import {
-  markSelectedRead, onAck, onAssigned, onDelivery, onEnded, onEscalation, onMessage, onNote, onTyping,
+  markSelectedRead, onAck, onAssigned, onDelivery, onEnded, onEscalation, onMessage, onNote, onNudge, onTyping,
   onSynced, relabelConvs, removeConv, resendPending,
 } from './console/conversations.js';
 import { onOffer, onOfferGone, removeOffer, tickOffers } from './console/offers.js';
@@ -69,6 +69,7 @@ function handle(frame) {
     case 'delivery': onDelivery(frame); break;
     case 'note': onNote(frame); break;
     case 'escalation': onEscalation(frame); break;
+    case 'nudge': onNudge(frame); break;
     case 'alert': onAlert(frame); break;
     case 'overview': onOverview(frame); break;
     case 'canned_changed': loadCanned(); break;

@@ -13,6 +13,7 @@ import { $, I18n, Transcript, el, pickLang, session, telHref, uuid } from './com
 import en from './i18n/seeker.en.js';
 import fr from './i18n/seeker.fr.js';
 import { showForgetFailed, showForgotten, wireAfter } from './seeker/after.js';
+import { resetCheckin, sendWithFirstMessage, showCheckin, wireCheckin } from './seeker/checkin.js';
 import { renderNotice } from './seeker/notice.js';
 import { onQuickExit, publicConfig } from './seeker/quick-exit.js';
 import { ReconnectingSocket } from './socket.js';
@@ -82,13 +83,19 @@ function renderCrisis() {
 
 function renderStatus() {
   let text = '';
-  if (state === 'idle') text = socket.wanted ? t('status.connecting') : t('status.idle');
+  if (state === 'idle') text = socket.wanted && !socket.ready ? t('status.connecting') : t('status.idle');
   else if (state === 'waiting' && statusFrame && statusFrame.state === 'waiting') {
     const peers = Number(statusFrame.peers_on_shift) || 0;
     const position = Number(statusFrame.position) || 0;
     if (peers === 0) text = t('status.waiting.nopeer');
     else if (position <= 1) text = t('status.waiting.next', { peers });
     else text = t('status.waiting', { position, peers });
+    // An estimate only when the server has enough recent data to make one (docs/protocol.md).
+    const est = statusFrame.estimate;
+    if (peers > 0 && est && Number(est.minutes) > 0) {
+      const minutes = Number(est.minutes);
+      text += ` ${t(est.more_than ? 'status.estimate.more' : minutes === 1 ? 'status.estimate.one' : 'status.estimate', { minutes })}`;
+    }
   } else if (state === 'waiting') text = t('status.connecting');
   else if (state === 'active') text = t('status.active', { peer: (statusFrame && statusFrame.peer) || t('who.peer') });
   else if (state === 'ended') text = t('status.ended');
@@ -164,6 +171,7 @@ function setState(next) {
   $('composer').hidden = !live;
   $('after').hidden = !(state === 'ended' || state === 'forgotten');
   if (state !== 'idle') $('notice').open = false;
+  showCheckin(state === 'idle');
   renderStatus();
 }
 
@@ -192,14 +200,17 @@ function disconnect() {
   showOffline(false);
 }
 
-/** Own messages not acknowledged yet (same client_id: stored once), then queued control frames. */
+/** Own messages not acknowledged yet (same client_id: stored once), and queued control frames. */
 function flushOutbox() {
+  // A check-in first: with the first message, its answers go into the offer (and a "not safe"
+  // puts the conversation in the risk band as it is queued).
+  const queued = controlQueue;
+  controlQueue = [];
+  for (const frame of queued) if (frame.type === 'checkin') send(frame);
   for (const item of transcript.pending()) {
     if (send({ type: 'message', client_id: item.clientId, text: item.text })) transcript.markSent(item.clientId);
   }
-  const queued = controlQueue;
-  controlQueue = [];
-  for (const frame of queued) send(frame);
+  for (const frame of queued) if (frame.type !== 'checkin') send(frame);
 }
 
 function saveOutbox() {
@@ -217,8 +228,10 @@ function handle(frame) {
       renderCrisis();
       renderClosed();
       showOffline(false);
-      if (state === 'idle') setState('waiting');
+      // Opened for a check-in alone, the conversation is not in line until the first message.
+      if (state === 'idle' && transcript.pending().length) setState('waiting');
       socket.markReady(); // sends what is pending: flushOutbox()
+      renderStatus();
       break;
     }
     case 'ack':
@@ -356,6 +369,7 @@ function submitMessage() {
   const text = box.value.trim();
   if (!text || !(state === 'idle' || state === 'waiting' || state === 'active')) return;
   const clientId = uuid();
+  sendWithFirstMessage(); // the check-in, if it is still open, goes first with what was picked
   transcript.addPending(clientId, text).scrollIntoView({ block: 'nearest' });
   box.value = '';
   session.set(K.draft, null);
@@ -411,11 +425,19 @@ function startOver() {
   statusFrame = null;
   controlQueue = [];
   $('notice').open = true;
+  resetCheckin();
   setState('idle');
   $('composer-text').focus();
 }
 
 wireAfter({ t, sendControl, startOver });
+wireCheckin({
+  sendCheckin: (frame) => {
+    if (send(frame)) return;
+    controlQueue.push(frame);
+    connect();
+  },
+});
 
 $('lang-switch').addEventListener('click', () => {
   i18n.lang = i18n.lang === 'fr' ? 'en' : 'fr';

@@ -109,7 +109,7 @@ def test_seeker_and_peer_chat_from_first_message_to_forget(new_page: Any) -> Non
     screenshot(seeker, "seeker-ended")
     screenshot(peer, "console-ended")
 
-    seeker.locator("#survey input[value='4']").check()
+    seeker.locator("#survey input[name='rating'][value='4']").check()
     seeker.locator("#survey button[type=submit]").click()
     expect(seeker.locator("#survey-done")).to_have_text("Thank you. Your rating was sent.")
     seeker.click("#forget")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from config.settings import Settings
+from routing.frames import WaitEstimate
 from sms.segments import segment_count
 from sms.texts import Language, SmsTexts
 
@@ -31,6 +32,16 @@ def test_queued_gives_place_emergency_number_and_crisis_line_in_each_language() 
         assert "4" in text and "911" in text and "1-844-750-1648" in text
     assert "in line" in TEXTS.queued(Language.EN, 4)
     assert "file" in TEXTS.queued(Language.FR, 4)
+
+
+@pytest.mark.parametrize("lang", [Language.EN, Language.FR])
+def test_queued_carries_the_wait_estimate_when_there_is_one_and_stays_short(lang: Language) -> None:
+    for est, words in ((WaitEstimate(minutes=5, more_than=False), ("about 5 min", "environ 5 min")),
+                       (WaitEstimate(minutes=15, more_than=True), ("more than 15 min", "plus de 15 min"))):
+        text = TEXTS.queued(lang, 12, est)
+        assert words[lang == Language.FR] in text and "911" in text and "1-844-750-1648" in text
+        assert segment_count(text) <= 4
+    assert "min" not in TEXTS.queued(lang, 12).replace("minute", "")
 
 
 def test_help_and_escalation_give_the_crisis_line_and_email() -> None:

@@ -7,7 +7,9 @@
 import { $, Transcript, el, formatTime } from '../common.js';
 import { removeOffersOf } from './offers.js';
 import { createPanel, relabelPanel, wirePanel } from './panel.js';
-import { account, announce, convs, i18n, reasonText, send, shortId, t, updateTitle } from './shared.js';
+import {
+  account, announce, checkinText, convs, fmtDuration, i18n, reasonText, send, shortId, t, updateTitle,
+} from './shared.js';
 
 const TYPING_SHOW_MS = 5000;
 
@@ -65,6 +67,7 @@ function renderPanelTitle(conv) {
   if (conv.label) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.label', { label: conv.label })}` }));
   if (conv.lang) title.append(el('span', { class: 'panel-lang', text: ` · ${t('panel.lang', { lang: t(`lang.${conv.lang}`) })}` }));
   if (conv.risk) title.append(' ', el('strong', { class: 'badge badge-risk', text: t('panel.risk') }));
+  if (conv.checkin) title.append(el('span', { class: 'panel-checkin', text: ` · ${conv.checkin}` }));
 }
 
 export function renderTab(conv) {
@@ -79,6 +82,7 @@ export function renderTab(conv) {
   badge.hidden = !conv.unread;
   conv.tab.classList.toggle('tab-unread', conv.unread > 0);
   conv.tab.classList.toggle('tab-ended', conv.ended);
+  conv.tab.classList.toggle('tab-nudged', Boolean(conv.nudged));
   updateTitle();
 }
 
@@ -190,6 +194,7 @@ export function onAssigned(frame) {
 export function applyConvFrame(conv, frame) {
   conv.risk = Boolean(frame.risk);
   if (typeof frame.label === 'string' && frame.label) conv.label = frame.label;
+  conv.checkin = checkinText(frame.checkin) || conv.checkin || '';
   renderPanelTitle(conv);
   // Escalations from before this console had the conversation (e.g. while it was queued).
   for (const reason of Array.isArray(frame.escalated) ? frame.escalated : []) {
@@ -235,7 +240,9 @@ export function onMessage(frame) {
 
 export function onAck(frame) {
   const conv = convs.get(String(frame.conversation));
-  if (conv) conv.transcript.ack(frame.client_id, Number(frame.seq), conv.channel === 'sms' ? 'stored' : 'delivered');
+  if (!conv) return;
+  conv.transcript.ack(frame.client_id, Number(frame.seq), conv.channel === 'sms' ? 'stored' : 'delivered');
+  clearNudge(conv);
 }
 
 export function onDelivery(frame) {
@@ -326,6 +333,49 @@ export function onNote(frame) {
       conv.unread += 1;
       renderTab(conv);
     }
+  }
+}
+
+// The first-reply nudge (`nudge`, an addition to the protocol): this peer took the conversation
+// and has not written in it for CHATD_FIRST_REPLY_S. Visible (a banner in its panel, its tab
+// marked, an assertive announcement) and audible (a short two-tone chime: the console has had
+// a click by then, the accept, so the browser lets it play). Gone once the peer writes.
+export function onNudge(frame) {
+  const conv = convs.get(String(frame.conversation));
+  if (!conv) return;
+  const alerts = conv.panel.querySelector('.panel-alerts');
+  alerts.querySelector('.banner-nudge')?.remove();
+  const text = t('nudge.text', { n: conv.n, time: fmtDuration(frame.waited_s) });
+  alerts.append(el('div', { class: 'banner banner-nudge', role: 'alert', text }));
+  conv.nudged = true;
+  renderTab(conv);
+  announce(text);
+  chime();
+}
+
+/** The peer wrote: the nudge has done its work. */
+export function clearNudge(conv) {
+  if (!conv.nudged) return;
+  conv.nudged = false;
+  conv.panel.querySelector('.banner-nudge')?.remove();
+  renderTab(conv);
+}
+
+function chime() {
+  try {
+    const audio = new AudioContext();
+    for (const [i, hz] of [660, 880].entries()) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = hz;
+      gain.gain.value = 0.15;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(audio.currentTime + i * 0.18);
+      osc.stop(audio.currentTime + i * 0.18 + 0.15);
+    }
+    setTimeout(() => audio.close(), 1000);
+  } catch {
+    // No audio here (no device, or not allowed): the banner and the title still say it.
   }
 }
 

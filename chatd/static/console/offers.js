@@ -4,7 +4,7 @@
 // sound: an assertive announcement, the card's pulse (chat.css) and the title (shared.js).
 
 import { $, el } from '../common.js';
-import { announce, fmtDuration, offers, send, showError, t } from './shared.js';
+import { announce, checkinText, fmtDuration, offers, send, showError, t } from './shared.js';
 
 let counter = 0; // DOM ids
 let lastAccepted = null; // the offer an `offer_gone` refers to
@@ -26,6 +26,7 @@ export function onOffer(frame) {
     el('p', { class: 'offer-meta' },
       t('offer.waited', { time: fmtDuration(frame.waited_s) }),
       frame.risk ? el('strong', { class: 'badge badge-risk', text: ` ${t('offer.risk')}` }) : null),
+    checkinText(frame.checkin) ? el('p', { class: 'offer-meta offer-checkin', text: checkinText(frame.checkin) }) : null,
     el('p', { class: 'offer-timer' }, countdown, bar),
     el('div', { class: 'offer-actions' }, accept, ' ', decline),
   );

@@ -84,6 +84,16 @@ export function shortId(id) {
   return s.length > 12 ? `${s.slice(0, 8)}…` : s;
 }
 
+/** The seeker's check-in answers (an addition to offers and assigned frames) in words, or ''. */
+export function checkinText(checkin) {
+  if (!checkin || typeof checkin !== 'object') return '';
+  const parts = [];
+  const feeling = Number(checkin.feeling);
+  if (feeling >= 1 && feeling <= 7) parts.push(t('checkin.feeling', { n: feeling }));
+  if (['yes', 'no', 'not_sure'].includes(checkin.safe)) parts.push(t(`checkin.safe.${checkin.safe}`));
+  return parts.length ? t('checkin.label', { answers: parts.join(' · ') }) : '';
+}
+
 export function reasonText(reason) {
   const key = `reason.${reason}`;
   const text = t(key);

@@ -101,7 +101,8 @@ export function onAlert(frame) {
   // role=alert on a div inside the list item (a list may only hold list items): announced at
   // once, and it stays on screen until dismissed.
   const item = el('li', { class: 'alert' }, el('div', { role: 'alert', class: 'alert-body' },
-    el('strong', { class: 'alert-title', text: t('alert.title') }), ' ',
+    // no_first_reply (an addition) is an alert without an escalation: titled as what it is.
+    el('strong', { class: 'alert-title', text: t(frame.reason === 'no_first_reply' ? 'alert.title.noreply' : 'alert.title') }), ' ',
     el('span', { text: t('alert.text', { reason: reasonText(frame.reason), id: shortId(id) }) })), ' ');
   const monitor = el('button', { type: 'button', class: 'btn btn-primary', text: t('alert.monitor') });
   const dismiss = el('button', { type: 'button', class: 'btn btn-quiet', text: t('alert.dismiss') });
@@ -148,10 +149,13 @@ export function onOverview(frame) {
     watch.setAttribute('aria-label', t('sup.monitor.one', { id: shortId(id) }));
     watch.addEventListener('click', () => askMonitor(id));
     const escalated = Array.isArray(c.escalated) && c.escalated.length > 0;
-    rows.append(el('tr', { class: c.risk || escalated ? 'row-risk' : null },
+    // A seeker's message the peer has left unanswered past CHATD_UNANSWERED_S (an addition).
+    const state = c.overdue
+      ? `${c.state || ''} · ${t('sup.unanswered', { time: fmtDuration(c.unanswered_s) })}` : String(c.state || '');
+    rows.append(el('tr', { class: c.risk || escalated || c.overdue ? 'row-risk' : null },
       el('th', { scope: 'row', text: shortId(id), title: id }),
       el('td', { text: String(c.channel || '') }),
-      el('td', { text: String(c.state || '') }),
+      el('td', { class: c.overdue ? 'overdue' : null, text: state }),
       el('td', { text: c.peer ? String(c.peer) : t('sup.unassigned') }),
       el('td', { text: fmtDuration(c.waited_s) }),
       el('td', { text: c.risk ? t('sup.risk.yes') : t('sup.risk.no') }),

@@ -18,11 +18,16 @@ export function wireAfter(chat) {
   $('survey').addEventListener('submit', (event) => {
     event.preventDefault();
     const picked = $('survey').querySelector('input[name="rating"]:checked');
-    if (!picked) {
+    // The check-in's question again (1–7, an addition to the protocol): either answer may be given alone.
+    const feeling = $('survey').querySelector('input[name="feeling"]:checked');
+    if (!picked && !feeling) {
       $('survey-done').textContent = t('survey.pick');
       return;
     }
-    chat.sendControl({ type: 'survey', rating: Number(picked.value) });
+    const frame = { type: 'survey' };
+    if (picked) frame.rating = Number(picked.value);
+    if (feeling) frame.feeling = Number(feeling.value);
+    chat.sendControl(frame);
     $('survey').hidden = true;
     $('survey-done').textContent = t('survey.thanks');
     $('survey-done').tabIndex = -1;
