@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from chatd.app import create_app
 from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
+from chatd.redis_client import close_redis, connect_redis
 from config.logging import configure_logging, get_logger
 from config.settings import Settings, SettingsError
 from config.textrules import find_unencodable
@@ -58,7 +58,7 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
     return _Server(config)
 
 
-def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:
+def _run_server(settings: Settings, redis_url: str | None, *, web: bool, worker: bool) -> int:
     app = create_app(settings, redis_url, run_worker=worker, run_web=web)
     server = _uvicorn(app, settings)
     log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
@@ -75,7 +75,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-async def _worker_main(settings: Settings, redis_url: str) -> int:
+async def _worker_main(settings: Settings, redis_url: str | None) -> int:
     """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
     app = create_app(settings, redis_url, run_worker=True, run_web=False)
     stop = asyncio.Event()
@@ -90,7 +90,7 @@ async def _worker_main(settings: Settings, redis_url: str) -> int:
 def cmd_serve(settings: Settings) -> int:
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
-    if redis_url is None:
+    if settings.embedded_redis:
         embedded = EmbeddedRedis(settings.data_dir)
         redis_url = embedded.start()
         log.info("redis.embedded_started", dir=str(embedded.dir))
@@ -119,11 +119,10 @@ async def _ensure_demo_account(settings: Settings) -> None:
         await store.close()
 
 
-def _require_redis(settings: Settings, command: str) -> str:
-    if settings.redis_url is None:
+def _require_redis(settings: Settings, command: str) -> None:
+    if settings.embedded_redis:
         raise SettingsError(f"'chatd {command}' is for deployments with a real Redis: set CHATD_REDIS_URL "
-                            "(or use 'chatd serve', which embeds one)")
-    return settings.redis_url
+                            "or CHATD_REDIS_SENTINELS (or use 'chatd serve', which embeds one)")
 
 
 @contextlib.asynccontextmanager
@@ -137,16 +136,18 @@ async def _open_store(settings: Settings) -> AsyncIterator[Records]:
 
 async def _kick_user(settings: Settings, username: str) -> None:
     """End a disabled account's sessions and close its sockets, if the service is running."""
-    url = settings.redis_url or running_url(settings.data_dir)
-    if url is None:
-        return
-    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
+    url: str | None = None
+    if settings.embedded_redis:
+        url = running_url(settings.data_dir)
+        if url is None:
+            return  # no embedded Redis runs: the service is stopped, nothing to close
+    redis = connect_redis(settings, url)
     try:
         keys = Keys(settings.key_prefix)
         await Sessions(redis, keys, settings.secret_key, settings.session_ttl_s).delete_all(username)
         await redis.publish(keys.ch_peer(username), envelope.pack_control("kick", "*"))
     finally:
-        await redis.aclose()
+        await close_redis(redis)
 
 
 def _read_password() -> str:
@@ -232,9 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return cmd_serve(settings)
         if args.command == "web":
-            return _run_server(settings, _require_redis(settings, "web"), web=True, worker=False)
+            _require_redis(settings, "web")
+            return _run_server(settings, None, web=True, worker=False)
         if args.command == "worker":
-            return _run_loop(_worker_main(settings, _require_redis(settings, "worker")))
+            _require_redis(settings, "worker")
+            return _run_loop(_worker_main(settings, None))
         if args.command == "supporters":
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "purge":
