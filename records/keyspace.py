@@ -38,6 +38,9 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:proc:{p}            string heartbeat (TTL)
     P:proc:{p}:conns      set    "kind|id|socket" held by that process
     P:stats               hash   counters for /metrics
+    P:fence               string a counter each pipelined batch that waits for replicas increments
+                                 just before its WAIT, so the WAIT covers every earlier write
+                                 (routing/scripts.py; CHATD_REDIS_MIN_REPLICAS)
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -180,6 +183,10 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    @property
+    def fence(self) -> str:
+        return f"{self.prefix}:fence"
 
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"

@@ -150,7 +150,8 @@ class Engine:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self.scripts = Scripts(redis, settings.key_prefix, script_constants(settings))
+        self.scripts = Scripts(redis, settings.key_prefix, script_constants(settings),
+                               min_replicas=settings.redis_min_replicas)
 
     # --- conversations ----------------------------------------------------------------------
     async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
