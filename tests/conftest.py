@@ -1,4 +1,5 @@
-"""Fixtures: a real Redis server, real chatd servers on real sockets, a real SQLite file."""
+"""Fixtures: a real Redis server (and a Sentinel-watched primary and replica), real chatd servers
+on real sockets, a real SQLite file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 import gc
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,55 +21,15 @@ import uvicorn
 import websockets
 
 from chatd.app import create_app
-from chatd.embedded_redis import find_redis_server
 from chatd.services import Services
 from config.logging import configure_logging
 from config.settings import Settings
 from peers import accounts
+from tests.engines import RedisServer, SentinelCluster
+from tests.engines import free_port as free_port  # where the tests have always imported it from
 from tests.helpers import WS, t
 
 PASSWORD = "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A real redis-server child process on a free port, AOF on (as production promises)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is not None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +38,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
+    """A Redis primary, one replica and three Sentinels of this test's own (tests/engines.py)."""
+    cluster = SentinelCluster(tmp_path / "cluster")
+    try:
+        await cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def shared_database(tmp_path: Path) -> str:
+    """``CHATD_DATABASE`` for processes that share a database: one SQLite file for now (so every
+    process on this machine); a database server's URL once one is there (issue 11)."""
+    return str(tmp_path / "shared.sqlite3")
 
 
 @pytest.fixture(scope="session", autouse=True)
