@@ -67,6 +67,8 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--loglevel", "notice",
+             # A replica syncs at once, not after the default 5 s wait for others to join in.
+             "--repl-diskless-sync-delay", "0",
              "--logfile", str(self.dir / "redis.log"), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_port(self.proc, self.port, "redis-server")
