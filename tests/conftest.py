@@ -40,15 +40,29 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture
-async def sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
-    """A Redis primary, one replica and three Sentinels of this test's own (tests/engines.py)."""
-    cluster = SentinelCluster(tmp_path / "cluster")
+@contextlib.asynccontextmanager
+async def _cluster(directory: Path, min_replicas_to_write: int) -> AsyncIterator[SentinelCluster]:
+    cluster = SentinelCluster(directory, min_replicas_to_write=min_replicas_to_write)
     try:
         await cluster.start()
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
+    """A Redis primary, one replica and three Sentinels of this test's own (tests/engines.py)."""
+    async with _cluster(tmp_path / "cluster", 0) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def guarded_sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
+    """The same, each data node with ``min-replicas-to-write 1`` as docs/operations.md advises for
+    ``CHATD_REDIS_MIN_REPLICAS=1``: a primary without its replica refuses writes."""
+    async with _cluster(tmp_path / "cluster", 1) as cluster:
+        yield cluster
 
 
 @pytest.fixture

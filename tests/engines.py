@@ -125,12 +125,15 @@ class SentinelCluster:
 
     After :meth:`start` the replica is in sync and every Sentinel knows the primary, the replica
     and the two other Sentinels, so a failover can happen. :meth:`stop` stops whatever runs.
+    ``min_replicas_to_write``: each data node's setting of that name (docs/operations.md: a
+    primary cut off from its replicas refuses writes instead of taking ones a failover drops).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, min_replicas_to_write: int = 0) -> None:
         self.dir = directory
-        primary = RedisServer(directory / "redis-a")
-        replica = RedisServer(directory / "redis-b", ["--replicaof", "127.0.0.1", str(primary.port)])
+        guard = ["--min-replicas-to-write", str(min_replicas_to_write), "--min-replicas-max-lag", "5"]
+        primary = RedisServer(directory / "redis-a", guard)
+        replica = RedisServer(directory / "redis-b", [*guard, "--replicaof", "127.0.0.1", str(primary.port)])
         self.nodes = [primary, replica]
         self.sentinels = [SentinelServer(directory / f"sentinel-{i}", primary.port) for i in range(3)]
 
