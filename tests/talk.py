@@ -56,10 +56,10 @@ class Talker:
     def text(name: str, i: int) -> str:
         return f"{name} says {i}"
 
-    async def say(self, i: int) -> int:
-        """Send message ``i`` until it is acknowledged; its seq."""
+    async def say(self, i: int, stop: asyncio.Event | None = None) -> int | None:
+        """Send message ``i`` until it is acknowledged (its seq), or ``stop`` is set (None)."""
         client_id, text = f"{self.name}-{i}", self.text(self.name, i)
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 ws = await self._socket()
                 await ws.send(json.dumps(self._message(client_id, text)))
@@ -76,13 +76,14 @@ class Talker:
                 raise AssertionError(f"{self.name}: {answer}")
             self.refusals += 1
             await asyncio.sleep(RESEND_AFTER_S)
+        return None
 
     async def talk(self, stop: asyncio.Event, every_s: float = 0.2) -> int:
-        """Messages 1, 2, … until ``stop`` is set (the one in flight is finished); how many."""
+        """Messages 1, 2, … until ``stop`` is set (the one in flight is then given up); how many."""
         i = 0
         while not stop.is_set():
             i += 1
-            await self.say(i)
+            await self.say(i, stop)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
         return i
