@@ -225,6 +225,12 @@ class Engine:
                                 escalated=_reasons(reply[3]))
         return AppendResult(seq=int(reply[1]), escalated=_reasons(reply[2]))
 
+    async def confirm_replicated(self) -> None:
+        """Wait until ``CHATD_REDIS_MIN_REPLICAS`` replicas have every write made so far; raises
+        ``routing.scripts.NotReplicated`` (a RedisError) when they do not confirm within a second.
+        For acknowledging again a step an earlier attempt did (:meth:`append` waits by itself)."""
+        await self.scripts.confirm_replicated()
+
     async def end(self, conv: str, by: str, *, actor: str = "", outcome: str = "",
                   only_if_detached: bool = False) -> bool:
         """End a conversation. Returns False when it had already ended."""

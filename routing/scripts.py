@@ -119,6 +119,24 @@ class Scripts:
             self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
         return await fut
 
+    async def confirm_replicated(self) -> None:
+        """Return once ``min_replicas`` replicas have every write the primary made so far (at once
+        when ``min_replicas`` is 0), else raise :class:`NotReplicated` after REPLICATION_WAIT_MS.
+
+        For an answer that acknowledges a step done earlier, on another connection and perhaps
+        never confirmed: a retried SMS whose text an earlier attempt stored. The fence write
+        makes this connection's WAIT cover the earlier writes (see the class docstring).
+        """
+        if not self.min_replicas:
+            return
+        async with asyncio.timeout(BATCH_TIMEOUT_S), self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self._fence)
+            pipe.execute_command("WAIT", self.min_replicas, REPLICATION_WAIT_MS)
+            _, acked = await pipe.execute()
+        if int(acked) < self.min_replicas:
+            log.warning("redis.not_replicated", replicas=int(acked), wanted=self.min_replicas, calls=0)
+            raise NotReplicated(f"{acked} of {self.min_replicas} replicas confirmed within {REPLICATION_WAIT_MS} ms")
+
     async def aclose(self) -> None:
         """Stop the sender (at shutdown, before the Redis pool closes): calls on their way or
         waiting fail with ``RedisError`` instead of hanging; a later call starts a new sender.
