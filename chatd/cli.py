@@ -199,9 +199,10 @@ async def cmd_purge(settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatd", description="Real-time chat and text peer support.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="web server and worker in one process (embedded Redis unless CHATD_REDIS_URL)")
-    sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL)")
-    sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
+    sub.add_parser("serve", help="web server and worker in one process "
+                   "(embedded Redis unless CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
+    sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
+    sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
     sub.add_parser("purge", help="apply the retention policy now")
     sup = sub.add_parser("supporters", help="peer supporter accounts")
     ssub = sup.add_subparsers(dest="action", required=True)
