@@ -153,4 +153,6 @@ async def close_redis(redis: Redis) -> None:
         await redis.aclose()
     finally:
         if isinstance(pool, SentinelConnectionPool):
-            await pool.sentinel_manager.aclose()
+            # Each Sentinel's client by itself: Sentinel.aclose() is recent in redis-py (>= 5.0 here).
+            for sentinel in pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
