@@ -21,6 +21,7 @@ import uvicorn
 import websockets
 
 from chatd.app import create_app
+from chatd.redis_client import close_redis
 from chatd.services import Services
 from config.logging import configure_logging
 from config.settings import Settings
@@ -209,7 +210,7 @@ class Harness:
                 with contextlib.suppress(Exception):
                     await services.store.close()
                 with contextlib.suppress(Exception):
-                    await services.redis.aclose()
+                    await close_redis(services.redis)
 
 
 @pytest.fixture
