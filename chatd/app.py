@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -21,6 +20,7 @@ from chatd import auth, fanout, metrics, ops
 from chatd.hub import Hub
 from chatd.peer import peer_endpoint
 from chatd.program import ProgramCache, ProgramListener, program_routes
+from chatd.redis_client import close_redis, connect_redis
 from chatd.roster import roster_routes
 from chatd.seeker import seeker_endpoint
 from chatd.services import Services
@@ -57,28 +57,6 @@ def _extra_routes(settings: Settings) -> list[BaseRoute]:
     return routes
 
 
-# Redis runs one command at a time: more connections add no throughput, only set-up cost. At
-# 512, a burst (1,000 seekers writing at once) made a web process open ~490 connections in a
-# second, each with its handshake, on a core shared with Redis: a 1 s stall for everyone
-# (bench figure 2's first window). 64 waiting their turn serve the same burst in milliseconds.
-REDIS_MAX_CONNECTIONS = 64
-REDIS_POOL_WAIT_S = 10.0
-
-
-def connect_redis(url: str) -> Redis:
-    """A client whose pool waits for a free connection (up to REDIS_POOL_WAIT_S) instead of
-    failing at once: under load redis-py's default pool raised MaxConnectionsError, which
-    turned a busy moment into refused messages, 500s to Twilio and half-done cleanups.
-
-    Replies are decoded (UTF-8 ``str``): everything chatd keeps in Redis is text (ids, JSON,
-    numbers as decimal strings; the outbox's numbers and texts), and every text is checked to
-    be valid Unicode where it enters (config/textrules.py)."""
-    pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S,
-                                           health_check_interval=10, socket_connect_timeout=5,
-                                           decode_responses=True)
-    return Redis.from_pool(pool)
-
-
 class ChatdApp(Starlette):
     """Starlette, with chatd's two websocket endpoints called directly.
 
@@ -100,16 +78,19 @@ class ChatdApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web: bool = True,
+def create_app(settings: Settings, redis_url: str | None, *, run_worker: bool, run_web: bool = True,
                schema: SchemaMode = "migrate") -> Starlette:
     """The app for ``serve`` (web and worker), ``web`` or ``worker`` (run_web False: ops routes only).
 
-    ``schema``: what its lifespan does with the database's schema (records.SchemaMode): ``serve``
-    migrates, ``web`` and ``worker`` refuse a schema that is not theirs (SchemaMismatch)."""
+    ``redis_url``: the Redis to use (the embedded one's for ``serve``); None: the settings' own,
+    ``CHATD_REDIS_SENTINELS`` or ``CHATD_REDIS_URL`` (chatd/redis_client.py). ``schema``: what
+    its lifespan does with the database's schema (records.SchemaMode): ``serve`` migrates, ``web``
+    and ``worker`` refuse a schema that is not theirs (SchemaMismatch).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = connect_redis(redis_url)
+        redis = connect_redis(settings, redis_url)
         store = await open_records(settings.database, **settings.records_options, schema=schema)
         keys = Keys(settings.key_prefix)
         engine = Engine(redis, settings)
@@ -155,7 +136,7 @@ def create_app(settings: Settings, redis_url: str, *, run_worker: bool, run_web:
                 ("presence", lambda: _forget_process(services)),
                 ("scripts", engine.scripts.aclose),
                 ("store", store.close),
-                ("redis", redis.aclose),
+                ("redis", lambda: close_redis(redis)),
             ]
             for name, step in steps:
                 try:

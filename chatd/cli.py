@@ -14,11 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
-from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
 from chatd.app import create_app
 from chatd.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_url
+from chatd.redis_client import close_redis, connect_redis
 from chatd.roster import end_sessions
 from chatd.stats import BadRange, figures, parse_range, to_table
 from config.logging import configure_logging, get_logger
@@ -61,7 +62,7 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
     return _Server(config)
 
 
-def _run_server(settings: Settings, redis_url: str, *, web: bool, worker: bool) -> int:
+def _run_server(settings: Settings, redis_url: str | None, *, web: bool, worker: bool) -> int:
     # serve migrates by itself; web (and worker, below) checked the schema before starting.
     app = create_app(settings, redis_url, run_worker=worker, run_web=web, schema="migrate" if worker else "check")
     server = _uvicorn(app, settings)
@@ -79,7 +80,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-async def _worker_main(settings: Settings, redis_url: str) -> int:
+async def _worker_main(settings: Settings, redis_url: str | None) -> int:
     """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
     app = create_app(settings, redis_url, run_worker=True, run_web=False, schema="check")
     stop = asyncio.Event()
@@ -94,7 +95,7 @@ async def _worker_main(settings: Settings, redis_url: str) -> int:
 def cmd_serve(settings: Settings) -> int:
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
-    if redis_url is None:
+    if settings.embedded_redis:
         embedded = EmbeddedRedis(settings.data_dir)
         redis_url = embedded.start()
         log.info("redis.embedded_started", dir=str(embedded.dir))
@@ -123,11 +124,10 @@ async def _ensure_demo_account(settings: Settings) -> None:
         await store.close()
 
 
-def _require_redis(settings: Settings, command: str) -> str:
-    if settings.redis_url is None:
+def _require_redis(settings: Settings, command: str) -> None:
+    if settings.embedded_redis:
         raise SettingsError(f"'chatd {command}' is for deployments with a real Redis: set CHATD_REDIS_URL "
-                            "(or use 'chatd serve', which embeds one)")
-    return settings.redis_url
+                            "or CHATD_REDIS_SENTINELS (or use 'chatd serve', which embeds one)")
 
 
 @contextlib.asynccontextmanager
@@ -141,15 +141,17 @@ async def _open_store(settings: Settings) -> AsyncIterator[Records]:
 
 async def _kick_user(settings: Settings, username: str) -> None:
     """End a disabled account's sessions and close its sockets, if the service is running."""
-    url = settings.redis_url or running_url(settings.data_dir)
-    if url is None:
-        return
-    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
+    url: str | None = None
+    if settings.embedded_redis:
+        url = running_url(settings.data_dir)
+        if url is None:
+            return  # no embedded Redis runs: the service is stopped, nothing to close
+    redis = connect_redis(settings, url)
     try:
         keys = Keys(settings.key_prefix)
         await end_sessions(redis, keys, Sessions(redis, keys, settings.secret_key, settings.session_ttl_s), username)
     finally:
-        await redis.aclose()
+        await close_redis(redis)
 
 
 def _read_password() -> str:
@@ -201,15 +203,22 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     except BadRange as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 2
-    url = settings.redis_url or running_url(settings.data_dir)
-    redis = Redis.from_url(url, socket_connect_timeout=2, decode_responses=True) if url else None
+    # The service's Redis (through Sentinel if set); with embedded defaults, only while it runs.
+    embedded_url = running_url(settings.data_dir) if settings.embedded_redis else None
+    running = not settings.embedded_redis or embedded_url is not None
+    redis = connect_redis(settings, embedded_url) if running else None
     try:
         async with _open_store(settings) as store:
-            result = await figures(store, redis, Keys(settings.key_prefix), first, last,
-                                   ZoneInfo(settings.timezone))
+            try:
+                result = await figures(store, redis, Keys(settings.key_prefix), first, last,
+                                       ZoneInfo(settings.timezone))
+            except RedisError:
+                print("chatd: Redis did not answer: live conversations are not counted", file=sys.stderr)
+                result = await figures(store, None, Keys(settings.key_prefix), first, last,
+                                       ZoneInfo(settings.timezone))
     finally:
         if redis is not None:
-            await redis.aclose()
+            await close_redis(redis)
     print(to_table(result), end="")
     return 0
 
@@ -271,9 +280,10 @@ async def cmd_purge(settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatd", description="Real-time chat and text peer support.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="web server and worker in one process (embedded Redis unless CHATD_REDIS_URL)")
-    sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL)")
-    sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL)")
+    sub.add_parser("serve", help="web server and worker in one process "
+                   "(embedded Redis unless CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
+    sub.add_parser("web", help="the web process (needs CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
+    sub.add_parser("worker", help="the background worker (needs CHATD_REDIS_URL or CHATD_REDIS_SENTINELS)")
     sub.add_parser("migrate", help="create or upgrade the database's schema")
     sub.add_parser("purge", help="apply the retention policy now")
     copy = sub.add_parser("copy-db", help="copy every record of CHATD_DATABASE into an empty database")
@@ -318,13 +328,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return asyncio.run(cmd_migrate(settings))
         if args.command == "web":
-            redis_url = _require_redis(settings, "web")
+            _require_redis(settings, "web")
             asyncio.run(_check_schema(settings))
-            return _run_server(settings, redis_url, web=True, worker=False)
+            return _run_server(settings, None, web=True, worker=False)
         if args.command == "worker":
-            redis_url = _require_redis(settings, "worker")
+            _require_redis(settings, "worker")
             asyncio.run(_check_schema(settings))
-            return _run_loop(_worker_main(settings, redis_url))
+            return _run_loop(_worker_main(settings, None))
         if args.command == "supporters":
             return asyncio.run(cmd_supporters(settings, args))
         if args.command == "stats":

@@ -6,6 +6,13 @@ gets every envelope through :meth:`Subscriber.deliver`, which must not block (so
 frames on their own bounded queue). After a lost pub/sub connection the hub reconnects with
 backoff, subscribes again, and asks every subscriber to resync from Redis, since pub/sub
 keeps nothing for a disconnected listener.
+
+The connection comes from the process's Redis client, so through Sentinels a reconnect goes to
+the primary they name now (chatd/redis_client.py): after a failover the hub subscribes again on
+the new primary by itself. A connection to a host that vanished without closing it (power lost,
+a partition) would sit silent forever, indistinguishable from a quiet night; so the listener
+sends its own PING every ``PING_EVERY_S`` and reconnects when nothing at all, not even the pong,
+has come for ``SILENT_AFTER_S``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from config.logging import get_logger
 
 log = get_logger(__name__)
 SUBSCRIBE_TIMEOUT_S = 5.0
+PING_EVERY_S = 3.0
+SILENT_AFTER_S = 10.0
 
 
 class Subscriber(Protocol):
@@ -136,13 +145,22 @@ class Hub:
 
     async def _listen(self) -> None:
         backoff_s = 0.1
+        loop = asyncio.get_running_loop()
+        heard = pinged = loop.time()
         while True:
             try:
                 if self._pubsub is None:
                     raise ConnectionError("pub/sub not connected")
+                now = loop.time()
+                if now - heard > SILENT_AFTER_S:
+                    raise ConnectionError(f"pub/sub silent for {SILENT_AFTER_S} s")
+                if now - pinged >= PING_EVERY_S:
+                    pinged = now
+                    await self._pubsub.ping()
                 msg = await self._pubsub.get_message(timeout=1.0)
                 backoff_s = 0.1
                 if msg is not None:
+                    heard = loop.time()  # a pong counts: the link is alive
                     self._dispatch(msg)
             except asyncio.CancelledError:
                 raise
@@ -163,6 +181,7 @@ class Hub:
                 except Exception as retry_exc:
                     log.info("hub.reconnect_failed", error=type(retry_exc).__name__)
                     continue  # still away: the next round backs off further
+                heard = pinged = loop.time()
                 self.reconnects += 1
                 log.info("hub.reconnected")
                 for subs in list(self._subs.values()):

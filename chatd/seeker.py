@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from chatd import wire
@@ -14,6 +15,7 @@ from chatd.connection import Connection, parse_json
 from chatd.program import seeker_service
 from chatd.services import Services
 from config.logging import get_logger
+from records import RecordsUnavailable
 from routing import frames
 from routing.errors import RoutingError
 from routing.states import ConvState
@@ -78,7 +80,7 @@ class SeekerConnection(Connection):
     async def handle(self, text: str) -> None:
         msg = wire.parse_seeker(text)
         if isinstance(msg, wire.Hello):
-            await self._hello(msg)  # the socket's one change of state: it joins a conversation
+            await self._hello_or_close(msg)  # the socket's one change of state: it joins a conversation
         elif self.conv is None:  # before that, any other frame is refused and the socket stays
             raise wire.WireError("bad_request", "say hello first")
         else:
@@ -119,6 +121,19 @@ class SeekerConnection(Connection):
         info = await self.services.engine.info(conv)
         if info is None or info.state != ConvState.ENDED:
             raise RoutingError("not_allowed", "only after the conversation has ended")
+
+    async def _hello_or_close(self, hello: wire.Hello) -> None:
+        """Say hello; if Redis is away (a failover under way), close with 1013 (try again later).
+
+        The chat window says hello once per socket and sends its pending messages only after a
+        ``welcome``: a hello refused with ``unavailable`` would leave it waiting on an open socket.
+        Closed, it reconnects with backoff and says hello again (resuming, if it had a token).
+        """
+        try:
+            await self._hello(hello)
+        except (RedisError, OSError, RecordsUnavailable) as exc:
+            log.warning("socket.hello_unavailable", error=type(exc).__name__)
+            self.close(1013, "briefly unavailable: reconnect")
 
     async def _hello(self, hello: wire.Hello) -> None:
         if self.conv is not None:

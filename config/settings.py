@@ -81,6 +81,10 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("var")
     redis_url: str | None = None
+    # Sentinels as (host, port); when set chatd finds the primary through them (CONTRACT.md section 8).
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_master: str = "chatd"
+    redis_min_replicas: int = 0  # an ack waits until a message reached this many replicas (0: no wait)
     database: Path | str = Path("var/chatd.sqlite3")  # a SQLite file, or a URL (str) kept as given
     database_busy_timeout_s: float = 30.0  # SQLite: how long a statement waits for a writer's lock
     database_pool_size: int = 5  # PostgreSQL: the most connections one process opens
@@ -127,7 +131,8 @@ class Settings:
 
     @property
     def embedded_redis(self) -> bool:
-        return self.redis_url is None
+        """Whether ``serve`` starts a Redis of its own: neither a URL nor Sentinels are set."""
+        return self.redis_url is None and not self.redis_sentinels
 
     @property
     def twilio_configured(self) -> bool:
@@ -168,6 +173,16 @@ class Settings:
         if log_format not in ("json", "console"):
             raise SettingsError(f"CHATD_LOG_FORMAT must be json or console, got {log_format!r}")
         redis_url = env.get("CHATD_REDIS_URL") or None
+        sentinels = parse_sentinels(env.get("CHATD_REDIS_SENTINELS") or "")
+        redis_master = env.get("CHATD_REDIS_MASTER") or "chatd"
+        if any(c.isspace() for c in redis_master):
+            raise SettingsError(f"CHATD_REDIS_MASTER must be one word (a Sentinel service name), got {redis_master!r}")
+        if sentinels and redis_url is not None:
+            _check_sentinel_url(redis_url)
+        min_replicas = _int(env, "CHATD_REDIS_MIN_REPLICAS", 0, 0, 100)
+        if min_replicas and redis_url is None and not sentinels:
+            raise SettingsError("CHATD_REDIS_MIN_REPLICAS needs a Redis with replicas: set CHATD_REDIS_SENTINELS "
+                                "(or CHATD_REDIS_URL); the embedded Redis has none")
         twilio_sid = env.get("TWILIO_ACCOUNT_SID") or None
         timezone = _timezone(env.get("CHATD_TIMEZONE") or "America/Toronto")
         return cls(
@@ -175,6 +190,9 @@ class Settings:
             port=port,
             data_dir=data_dir,
             redis_url=redis_url,
+            redis_sentinels=sentinels,
+            redis_master=redis_master,
+            redis_min_replicas=min_replicas,
             database=database,
             database_busy_timeout_s=_float(env, "CHATD_DATABASE_BUSY_TIMEOUT_S", 30.0, 0.1),
             database_pool_size=_int(env, "CHATD_DATABASE_POOL_SIZE", 5, 1, 100),
@@ -207,7 +225,7 @@ class Settings:
             twilio_api_base=(env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
             sms_rate_per_s=_float(env, "CHATD_SMS_RATE_PER_S", 1.0, 0.01),
             # The demo account exists only on fully embedded defaults (issue 4).
-            demo_account=redis_url is None and twilio_sid is None
+            demo_account=redis_url is None and not sentinels and twilio_sid is None
             and (env.get("CHATD_DEMO_ACCOUNT", "1") not in ("0", "false", "no")),
             timezone=timezone,
         )
@@ -220,6 +238,36 @@ def _timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"CHATD_TIMEZONE must be an IANA time zone such as America/Toronto, got {name!r}") from None
     return name
+
+
+def parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """``CHATD_REDIS_SENTINELS``: comma-separated ``host:port`` (an IPv6 host in brackets,
+    ``[::1]:26379``), as ``((host, port), ...)``; blank: no Sentinels. Raises SettingsError
+    naming the first item that is not ``host:port`` with a port from 1 to 65535."""
+    if not raw.strip():
+        return ()
+    out: list[tuple[str, int]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        host, sep, port = item.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        valid_host = bool(host) and not any(c.isspace() or c in "/[]@" for c in host)
+        if not sep or not valid_host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise SettingsError(f"CHATD_REDIS_SENTINELS must be comma-separated host:port, got {item!r}")
+        out.append((host, int(port)))
+    return tuple(out)
+
+
+def _check_sentinel_url(url: str) -> None:
+    """With Sentinels, ``CHATD_REDIS_URL`` only lends its password, user, database number and
+    TLS (``rediss://``); its host is the Sentinels' to say. A Unix socket has no host to follow."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise SettingsError("with CHATD_REDIS_SENTINELS, CHATD_REDIS_URL must be redis:// or rediss:// "
+                            f"(it gives the password and database number), got scheme {parts.scheme!r}")
+    db = parts.path.lstrip("/")
+    if db and not db.isdigit():
+        raise SettingsError(f"CHATD_REDIS_URL's database number must be a whole number, got {db!r}")
 
 
 def _database(raw: str, data_dir: Path) -> Path | str:

@@ -44,6 +44,9 @@ The whole live data model on one screen (``P`` is ``CHATD_KEY_PREFIX``, default 
     P:hist:{name}         hash   a histogram for /metrics (routing/histograms.py): b{i}, sum, count
     P:accepts             list   "ms|peers on shift" of the last 100 accepts, newest first
                                  (routing/estimate.py: wait estimates)
+    P:fence               string a counter each pipelined batch that waits for replicas increments
+                                 just before its WAIT, so the WAIT covers every earlier write
+                                 (routing/scripts.py; CHATD_REDIS_MIN_REPLICAS)
 
     SMS (sms/bridge.py, sms/outbox.py):
     P:sms:events          list   seeker-facing frames of SMS conversations, "conv<TAB>frame",
@@ -190,9 +193,14 @@ class Keys:
 
     def hist(self, name: str) -> str:
         return f"{self.prefix}:hist:{name}"
+
     @property
     def accepts(self) -> str:
         return f"{self.prefix}:accepts"
+
+    @property
+    def fence(self) -> str:
+        return f"{self.prefix}:fence"
 
     def once(self, client_id: str) -> str:
         return f"{self.prefix}:once:{client_id}"

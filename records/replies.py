@@ -1,7 +1,7 @@
 """Typed views of replies from chatd's Redis client, which decodes them (``decode_responses``).
 
 redis-py types a reply as ``bytes | str`` however its client was built. chatd builds every
-client it hands on with ``decode_responses=True`` (``chatd.app.connect_redis``, the commands'),
+client it hands on with ``decode_responses=True`` (``chatd.redis_client.connect_redis``, the commands'),
 so a reply is ``str``: these functions say so to the type checker, here and nowhere else. They
 convert nothing; a client that does not decode is a bug they would not hide for long (a
 ``bytes`` where a ``str`` is compared never matches).

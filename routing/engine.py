@@ -159,7 +159,8 @@ class Engine:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self.scripts = Scripts(redis, settings.key_prefix, script_constants(settings))
+        self.scripts = Scripts(redis, settings.key_prefix, script_constants(settings),
+                               min_replicas=settings.redis_min_replicas)
 
     # --- conversations ----------------------------------------------------------------------
     async def create_conversation(self, channel: str, lang: str, *, label: str | None = None,
@@ -244,6 +245,12 @@ class Engine:
             first, accepted = await pipe.execute()
         if first and accepted:
             await histograms.observe(self.redis, self.keys, "first_reply", max(0, now - int(accepted)) / 1000)
+
+    async def confirm_replicated(self) -> None:
+        """Wait until ``CHATD_REDIS_MIN_REPLICAS`` replicas have every write made so far; raises
+        ``routing.scripts.NotReplicated`` (a RedisError) when they do not confirm within a second.
+        For acknowledging again a step an earlier attempt did (:meth:`append` waits by itself)."""
+        await self.scripts.confirm_replicated()
 
     async def end(self, conv: str, by: str, *, actor: str = "", outcome: str = "",
                   only_if_detached: bool = False) -> bool:

@@ -1,10 +1,12 @@
-"""Loads the routing Lua scripts, each with the shared ``_lib.lua`` prepended."""
+"""Loads the routing Lua scripts, each with the shared ``_lib.lua`` prepended, and runs them in
+pipelined batches that wait for replicas when ``CHATD_REDIS_MIN_REPLICAS`` asks for it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -12,9 +14,23 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
+from config.logging import get_logger
+from records.keyspace import Keys
+
+log = get_logger(__name__)
+
 MAX_BATCH = 256  # calls in one pipeline at most
 # A caller gives up sooner (its own timeout); this bounds the sending task on a Redis that hangs.
 BATCH_TIMEOUT_S = 30.0
+
+# CONTRACT.md section 8: replicas confirm within a second, or the sender is answered 'unavailable'.
+REPLICATION_WAIT_MS = 1000
+# The steps whose success a client is told of as "stored, it will not be lost": a message (the
+# seeker's and the peer's ack, the SMS webhook's 200) and forget ('forgotten'). Only batches
+# holding one of these wait for replicas, so the worker's lease and timers, presence and the
+# other steps go on while a replica is away (a failover can undo the last moment of those; the
+# clients' resync shows what survived).
+REPLICATED = frozenset({"append", "forget"})
 
 SCRIPT_NAMES = ("append", "offers", "accept", "release_offer", "end", "release", "escalate",
                 "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease",
@@ -36,8 +52,24 @@ def script_source(name: str, constants: dict[str, Any] | None = None) -> str:
     return preamble + lib + "\n" + pkg.joinpath(f"{name}.lua").read_text(encoding="utf-8")
 
 
+class NotReplicated(RedisError):
+    """The primary ran the step, but fewer than ``min_replicas`` replicas confirmed it within
+    REPLICATION_WAIT_MS: it must not be acknowledged. A RedisError, so every caller treats it as
+    Redis being unavailable (the socket answers ``unavailable``, the SMS webhook 503); the client
+    sends it again with the same client_id, and the script stores nothing twice."""
+
+
+@dataclass(slots=True)
+class _Call:
+    name: str
+    script: AsyncScript
+    args: list[Any]
+    fut: asyncio.Future[Any]
+
+
 class Scripts:
-    """The registered scripts; calling one reloads it by itself after a Redis restart (NOSCRIPT).
+    """The registered scripts; calling one reloads it by itself when Redis does not know it
+    (NOSCRIPT: after a restart, or on a replica just promoted, whose script cache may be empty).
 
     Calls are pipelined by one sender task: a call made while a batch is on its way joins the
     next one, and a batch is one write and one read for Redis instead of one of each per call.
@@ -47,14 +79,27 @@ class Scripts:
     Redis runs scripts one at a time anyway, so one pipeline in flight costs no parallelism.
     Each call gets its own reply or error; calls of one task stay in order; a call whose
     arguments cannot be encoded never joins a batch, so it fails alone.
+
+    **Waiting for replicas.** With ``min_replicas`` ≥ 1, a batch holding a REPLICATED step ends
+    with ``INCR P:fence`` and ``WAIT min_replicas 1000``, on the same connection: WAIT blocks
+    until that many replicas acknowledged every write this connection made, or the timeout
+    passed, and returns how many did (https://redis.io/docs/latest/commands/wait/). One WAIT
+    per batch, not per message. The fence write makes "every write this connection made" cover
+    everything the primary had done before it, whichever connection did it: a retried message
+    whose first attempt was stored (on another connection) but not confirmed writes nothing
+    itself, and must not be confirmed by an older offset. Fewer replicas than asked: each
+    REPLICATED call of the batch fails with :class:`NotReplicated`, the others get their reply.
     """
 
-    def __init__(self, redis: Redis, prefix: str, constants: dict[str, Any] | None = None) -> None:
+    def __init__(self, redis: Redis, prefix: str, constants: dict[str, Any] | None = None, *,
+                 min_replicas: int = 0) -> None:
         self.prefix = prefix
         self.redis = redis
+        self.min_replicas = min_replicas
+        self._fence = Keys(prefix).fence
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(script_source(name, constants)) for name in SCRIPT_NAMES}
-        self._batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
+        self._batch: list[_Call] = []
         self._sender: asyncio.Task[None] | None = None
         self._encoder = redis.get_encoder()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
@@ -64,15 +109,34 @@ class Scripts:
         Arguments redis-py cannot pack (a string holding a lone surrogate: UnicodeEncodeError;
         a None or a dict: DataError) fail this call at once, before it joins a batch: a pipeline
         is packed whole, so one such call in it would fail every other caller's step as well.
+        Raises :class:`NotReplicated` for a REPLICATED step the replicas did not confirm.
         """
         argv = [self.prefix, *args]
         for arg in argv:
             self._encoder.encode(arg)  # what packing the pipeline would do with it, and raise
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((self._scripts[name], argv, fut))
+        self._batch.append(_Call(name, self._scripts[name], argv, fut))
         if self._sender is None:
             self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
         return await fut
+
+    async def confirm_replicated(self) -> None:
+        """Return once ``min_replicas`` replicas have every write the primary made so far (at once
+        when ``min_replicas`` is 0), else raise :class:`NotReplicated` after REPLICATION_WAIT_MS.
+
+        For an answer that acknowledges a step done earlier, on another connection and perhaps
+        never confirmed: a retried SMS whose text an earlier attempt stored. The fence write
+        makes this connection's WAIT cover the earlier writes (see the class docstring).
+        """
+        if not self.min_replicas:
+            return
+        async with asyncio.timeout(BATCH_TIMEOUT_S), self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self._fence)
+            pipe.execute_command("WAIT", self.min_replicas, REPLICATION_WAIT_MS)
+            _, acked = await pipe.execute()
+        if int(acked) < self.min_replicas:
+            log.warning("redis.not_replicated", replicas=int(acked), wanted=self.min_replicas, calls=0)
+            raise NotReplicated(f"{acked} of {self.min_replicas} replicas confirmed within {REPLICATION_WAIT_MS} ms")
 
     async def aclose(self) -> None:
         """Stop the sender (at shutdown, before the Redis pool closes): calls on their way or
@@ -85,7 +149,7 @@ class Scripts:
 
     async def _drain(self) -> None:
         """The one sender: sends what is waiting as one pipeline, then what came meanwhile."""
-        batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]] = []
+        batch: list[_Call] = []
         try:
             while self._batch:
                 batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
@@ -94,36 +158,66 @@ class Scripts:
             self._sender = None
             # Cancelled (shutdown): nobody is left to send these, nor to read the batch's replies.
             leftover, self._batch = [*batch, *self._batch], []
-            for _, _, fut in leftover:
-                if not fut.done():
-                    fut.set_exception(RedisError("shutting down"))
+            for call in leftover:
+                if not call.fut.done():
+                    call.fut.set_exception(RedisError("shutting down"))
 
-    async def _send(self, batch: list[tuple[AsyncScript, list[Any], asyncio.Future[Any]]]) -> None:
-        if len(batch) == 1:
-            script, args, fut = batch[0]
-            await _settle(fut, asyncio.wait_for(script(keys=[], args=args), BATCH_TIMEOUT_S))
+    async def _send(self, batch: list[_Call], *, reloaded: bool = False) -> None:
+        wait = self.min_replicas > 0 and any(call.name in REPLICATED for call in batch)
+        if len(batch) == 1 and not wait:
+            call = batch[0]
+            await _settle(call.fut, asyncio.wait_for(call.script(keys=[], args=call.args), BATCH_TIMEOUT_S))
             return
         try:
             async with asyncio.timeout(BATCH_TIMEOUT_S), self.redis.pipeline(transaction=False) as pipe:
-                for script, args, _ in batch:
-                    pipe.execute_command("EVALSHA", script.sha, 0, *args)
+                for call in batch:
+                    pipe.execute_command("EVALSHA", call.script.sha, 0, *call.args)
+                if wait:
+                    pipe.incr(self._fence)
+                    pipe.execute_command("WAIT", self.min_replicas, REPLICATION_WAIT_MS)
                 replies = await pipe.execute(raise_on_error=False)
         except BaseException as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc if isinstance(exc, Exception) else RedisError("batch cancelled"))
+            for call in batch:
+                if not call.fut.done():
+                    call.fut.set_exception(exc if isinstance(exc, Exception) else RedisError("batch cancelled"))
             if not isinstance(exc, Exception):
                 raise
             return
-        for (script, args, fut), reply in zip(batch, replies, strict=True):
-            if isinstance(reply, NoScriptError):
-                await _settle(fut, script(keys=[], args=args))  # loads it again, then runs it
-            elif fut.done():
+        confirmed = True
+        if wait:
+            acked = replies[-1]
+            confirmed = isinstance(acked, int) and acked >= self.min_replicas
+            if not confirmed:
+                log.warning("redis.not_replicated", replicas=acked if isinstance(acked, int) else None,
+                            wanted=self.min_replicas, calls=len(batch))
+        again: list[_Call] = []
+        for call, reply in zip(batch, replies[:len(batch)], strict=True):
+            if isinstance(reply, NoScriptError) and not reloaded:
+                again.append(call)  # nothing ran: load it, then send it again (with its own WAIT)
+            elif call.fut.done():
                 continue  # its caller gave up (cancelled); the step ran all the same
             elif isinstance(reply, Exception):
-                fut.set_exception(reply)
+                call.fut.set_exception(reply)
+            elif not confirmed and call.name in REPLICATED:
+                call.fut.set_exception(NotReplicated(
+                    f"{acked} of {self.min_replicas} replicas confirmed within {REPLICATION_WAIT_MS} ms"))
             else:
-                fut.set_result(reply)
+                call.fut.set_result(reply)
+        if again:
+            await self._reload_and_send(again)
+
+    async def _reload_and_send(self, calls: list[_Call]) -> None:
+        """Load the scripts the server did not know, then send those calls once more."""
+        try:
+            async with asyncio.timeout(BATCH_TIMEOUT_S):
+                for script in {id(c.script): c.script for c in calls}.values():
+                    await self.redis.script_load(script.script)
+        except Exception as exc:
+            for call in calls:
+                if not call.fut.done():
+                    call.fut.set_exception(exc)
+            return
+        await self._send(calls, reloaded=True)
 
 
 async def _settle(fut: asyncio.Future[Any], call: Awaitable[Any]) -> None:

@@ -201,6 +201,9 @@ class SmsBridge:
                 body = fields.get("Body", "")[:MAX_BODY]
                 if found[0] == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
+                    # An earlier attempt did the work, but perhaps no replica has it yet: the 200
+                    # acknowledges it, so it waits for them as the first answer would have.
+                    await self.engine.confirm_replicated()
                     # Twilio retries when the first answer was lost: this one is what the texter gets.
                     return twiml(self._answer_again(found[1], found[2], body))
                 conv, lang = found[1] or None, found[2] or None

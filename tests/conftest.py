@@ -1,5 +1,6 @@
-"""Fixtures: a real Redis server, real chatd servers on real sockets, a real SQLite file (and a real
-PostgreSQL server, tests/postgres.py)."""
+"""Fixtures: a real Redis server (and a Sentinel-watched primary and replica, tests/engines.py),
+real chatd servers on real sockets, a real SQLite file, and a real PostgreSQL server
+(tests/postgres.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import gc
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,56 +22,17 @@ import uvicorn
 import websockets
 
 from chatd.app import create_app
-from chatd.embedded_redis import find_redis_server
+from chatd.redis_client import close_redis
 from chatd.services import Services
 from config.logging import configure_logging
 from config.settings import Settings
 from peers import accounts
+from tests.engines import RedisServer, SentinelCluster
+from tests.engines import free_port as free_port  # where the tests have always imported it from
 from tests.helpers import WS, t
 from tests.postgres import postgres, postgres_url  # noqa: F401 - fixtures for every test module
 
 PASSWORD = "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A real redis-server child process on a free port, AOF on (as production promises)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is not None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +41,38 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _cluster(directory: Path, min_replicas_to_write: int) -> AsyncIterator[SentinelCluster]:
+    cluster = SentinelCluster(directory, min_replicas_to_write=min_replicas_to_write)
+    try:
+        await cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
+    """A Redis primary, one replica and three Sentinels of this test's own (tests/engines.py)."""
+    async with _cluster(tmp_path / "cluster", 0) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def guarded_sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
+    """The same, each data node with ``min-replicas-to-write 1`` as docs/operations.md advises for
+    ``CHATD_REDIS_MIN_REPLICAS=1``: a primary without its replica refuses writes."""
+    async with _cluster(tmp_path / "cluster", 1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def shared_database(postgres_url: str) -> str:
+    """``CHATD_DATABASE`` for processes that share nothing but the database and Redis, as on
+    separate machines (contract section 8): a new database on the tests' PostgreSQL server."""
+    return postgres_url
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -220,7 +213,7 @@ class Harness:
                 with contextlib.suppress(Exception):
                     await services.store.close()
                 with contextlib.suppress(Exception):
-                    await services.redis.aclose()
+                    await close_redis(services.redis)
 
 
 @pytest.fixture

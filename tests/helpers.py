@@ -77,6 +77,21 @@ class WS:
         except TimeoutError:
             raise AssertionError(f"no {kind} frame with {fields} within {timeout}s; got {self.buffer[-10:]}") from None
 
+    async def next_of(self, kinds: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame of any of these types (earlier frames of other types are kept)."""
+        for i, frame in enumerate(self.buffer):
+            if frame.get("type") in kinds:
+                return self.buffer.pop(i)
+        try:
+            async with asyncio.timeout(t(timeout)):
+                while True:
+                    frame = await self._read()
+                    if frame.get("type") in kinds:
+                        return frame
+                    self.buffer.append(frame)
+        except TimeoutError:
+            raise AssertionError(f"no frame of {kinds} within {timeout}s; got {self.buffer[-10:]}") from None
+
     async def none(self, kind: str, within: float = 0.5, **fields: Any) -> None:
         """Assert that no such frame arrives within the time (and none is buffered)."""
         assert not any(self._match(f, kind, fields) for f in self.buffer), self.buffer

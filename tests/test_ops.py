@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from config.settings import Settings
 from tests.conftest import Harness, RedisServer
@@ -75,3 +76,38 @@ async def test_redis_restart_readyz_503_then_recovery_without_loss(tmp_path: Pat
     finally:
         await harness.close()
         redis.stop()
+
+
+async def test_a_hello_while_redis_is_away_closes_1013_and_the_next_one_resumes(tmp_path: Path,
+                                                                              base_settings: Settings) -> None:
+    """The chat window sends its messages only after a welcome: a hello Redis cannot answer closes
+    the socket (1013, try again later) so the window reconnects and says hello again, instead of
+    leaving it waiting on a socket that will never welcome it."""
+    redis = RedisServer(tmp_path / "own-redis")
+    redis.start()
+    harness = Harness(redis, base_settings)
+    try:
+        srv = await harness.start(worker=False)
+        seeker, welcome = await harness.seeker()
+        await seeker.close()
+        redis.stop(kill=True)
+        again = await harness.connect("/ws/seeker", srv)
+        await again.send(type="hello", resume=welcome["resume"], last_seq=0)
+        assert await again.closed(timeout=15) == 1013
+        assert not any(f["type"] == "welcome" for f in again.seen)
+        redis.start()
+        for _ in range(20):
+            retry = await harness.connect("/ws/seeker", srv)
+            await retry.send(type="hello", resume=welcome["resume"], last_seq=0)
+            try:
+                resumed = await retry.next("welcome", timeout=10)
+            except websockets.ConnectionClosed:
+                await asyncio.sleep(0.5)  # closed 1013 again: Redis was not quite back
+                continue
+            assert resumed["conversation"] == welcome["conversation"]
+            return
+        raise AssertionError("no welcome after Redis came back")
+    finally:
+        await harness.close()
+        redis.stop()
+
