@@ -69,10 +69,10 @@ async def guarded_sentinel_cluster(tmp_path: Path) -> AsyncIterator[SentinelClus
 
 
 @pytest.fixture
-def shared_database(postgres_url: str) -> str:
+def shared_database(request: pytest.FixtureRequest) -> str:
     """``CHATD_DATABASE`` for processes that share nothing but the database and Redis, as on
     separate machines (contract section 8): a new database on the tests' PostgreSQL server."""
-    return postgres_url
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture(scope="session", autouse=True)
