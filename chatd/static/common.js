@@ -162,7 +162,15 @@ export class Transcript {
   /** Add a message frame; returns the new element, or null when it was already shown. */
   addMessage(msg) {
     const seq = Number(msg.seq);
-    if (!Number.isFinite(seq) || this.bySeq.has(seq)) return null;
+    if (!Number.isFinite(seq)) return null;
+    const shown = this.bySeq.get(seq);
+    if (shown) {
+      if (shown.dataset.from === String(msg.from) && shown.dataset.text === String(msg.text)) return null;
+      // The same seq with other words: a Redis failover lost the message first sent under this
+      // seq (its sender was never acknowledged and sends it again, under a new seq), and the
+      // server gave the seq to the next one. Show the stored message in its place.
+      this._unshow(seq, shown);
+    }
     if (msg.from === this.opts.own) {
       const match = this.pending().find((p) => p.text === msg.text);
       if (match) {
@@ -174,6 +182,20 @@ export class Transcript {
     this._bind(li, seq, msg.at);
     if (msg.from === this.opts.own) this._setState(li, 'delivered');
     return li;
+  }
+
+  /** Take a shown message off seq: an own one still waiting for its ack goes back to
+   * pending (it is acknowledged later under its own seq); any other is removed. */
+  _unshow(seq, li) {
+    this.bySeq.delete(seq);
+    const pendingOwn = li.dataset.clientId && this.byClient.get(li.dataset.clientId) === li;
+    if (pendingOwn) {
+      delete li.dataset.seq;
+      this._setState(li, 'wire');
+      this.list.append(li);
+    } else {
+      li.remove();
+    }
   }
 
   /** Show an own message at once, before the server has it. */

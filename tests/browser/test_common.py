@@ -118,3 +118,22 @@ def test_two_identical_own_messages_both_show_whatever_the_replay_matched(page: 
     text to the other's copy must not hide the second (it once showed a single "ok")."""
     got = page.evaluate(TRANSCRIPT_RUN, steps)
     assert got == [[5, "ok"], [6, "ok"]]
+
+
+@pytest.mark.parametrize(("steps", "shown"), [
+    # The seeker's seq 3 was published, then lost with the Redis primary; its next message took 3.
+    pytest.param([["replay", 3, "seeker", "lost"], ["replay", 3, "seeker", "kept"], ["replay", 4, "seeker", "next"]],
+                 [[3, "kept"], [4, "next"]], id="the-other-side's-seq-given-again"),
+    # This side's "A" was shown under seq 5 by its replay, but no ack came: the primary died.
+    # The seeker's "B" was stored as 5; "A", sent again, is acknowledged as 6.
+    pytest.param([["type", "c1", "A"], ["replay", 5, "peer", "A"], ["replay", 5, "seeker", "B"], ["ack", "c1", 6]],
+                 [[5, "B"], [6, "A"]], id="own-unacknowledged-message-overtaken"),
+    pytest.param([["replay", 2, "seeker", "same"], ["replay", 2, "seeker", "same"]], [[2, "same"]],
+                 id="a-plain-replay-is-still-one"),
+])
+def test_a_seq_given_again_after_a_failover_shows_the_stored_message(page: Any, steps: list[list[Any]],
+                                                                    shown: list[list[Any]]) -> None:
+    """A Redis failover can lose a message the other side already saw (published before its
+    replica had it) and give its seq to the next: the screen follows what is stored, and no
+    words are hidden behind the lost message's seq (docs/operations.md, the WAIT promise)."""
+    assert page.evaluate(TRANSCRIPT_RUN, steps) == shown
