@@ -5,6 +5,9 @@ before today in the program's time zone, with realistic shares (web/SMS, en/fr, 
 abandoned, escalations, survey ratings) and peers' shifts, then times the records' part of
 ``/api/stats`` (``chatd.stats.figures`` without Redis: the SQL) for the last month and for the
 whole year, several runs each, and prints the medians. Separate from the main bench run.
+
+``--postgresql URL`` (an empty database) times PostgreSQL too, beside SQLite: the seeded file is
+copied there with ``chatd copy-db``'s code (records/copy.py), so both hold the same rows.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from chatd.stats import figures
 from records import ConversationRecord, open_records
+from records.copy import copy_records
 from records.keyspace import Keys
 from records.sqlite import CONVERSATION_COLUMNS
 
@@ -54,6 +58,8 @@ def _rows(n: int, first: date, days: int, tz: ZoneInfo, rng: random.Random) -> l
             "escalations": [{"reason": r, "at_ms": queued} for r in reasons], "risk": "risk" in reasons,
             "survey": rng.randint(1, 5) if accepted and rng.random() < 0.3 else None, "label": None,
             "number_hash": None, "forgotten": False,
+            "checkin_feeling": rng.randint(1, 7) if rng.random() < 0.5 else None,
+            "end_feeling": rng.randint(1, 7) if accepted and rng.random() < 0.25 else None,
         })
     return rows
 
@@ -90,7 +96,7 @@ async def _seed(path: Path, n: int, first: date, days: int, tz: ZoneInfo) -> Non
         await store.close()
 
 
-async def _time(path: Path, first: date, last: date, tz: ZoneInfo, runs: int) -> tuple[float, int]:
+async def _time(path: Path | str, first: date, last: date, tz: ZoneInfo, runs: int) -> tuple[float, int]:
     store = await open_records(path)
     try:
         times = []
@@ -104,7 +110,16 @@ async def _time(path: Path, first: date, last: date, tz: ZoneInfo, runs: int) ->
         await store.close()
 
 
-async def run(n: int, runs: int, timezone: str) -> int:
+async def _copy(path: Path, url: str) -> None:
+    source, target = await open_records(path), await open_records(url)
+    try:
+        await copy_records(source, target)
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def run(n: int, runs: int, timezone: str, postgresql: str | None = None) -> int:
     tz = ZoneInfo(timezone)
     today = datetime.now(tz).date()
     first = today - timedelta(days=364)
@@ -113,10 +128,17 @@ async def run(n: int, runs: int, timezone: str) -> int:
         t0 = time.perf_counter()
         await _seed(path, n, first, 365, tz)
         print(f"seeded {n:,} conversations over 365 days in {time.perf_counter() - t0:.1f} s (SQLite)")
-        for name, start in (("month", today - timedelta(days=29)), ("year", first)):
-            median_s, count = await _time(path, start, today, tz, runs)
-            print(f"/api/stats for a {name:<5} ({count:>7,} conversations): median {median_s * 1000:7.1f} ms"
-                  f" of {runs} runs")
+        databases: list[tuple[str, Path | str]] = [("SQLite", path)]
+        if postgresql:
+            t0 = time.perf_counter()
+            await _copy(path, postgresql)
+            print(f"copied to PostgreSQL in {time.perf_counter() - t0:.1f} s")
+            databases.append(("PostgreSQL", postgresql))
+        for label, database in databases:
+            for name, start in (("month", today - timedelta(days=29)), ("year", first)):
+                median_s, count = await _time(database, start, today, tz, runs)
+                print(f"{label:<10} /api/stats for a {name:<5} ({count:>7,} conversations): "
+                      f"median {median_s * 1000:7.1f} ms of {runs} runs")
     return 0
 
 
@@ -125,5 +147,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--timezone", default="America/Toronto")
+    parser.add_argument("--postgresql", metavar="URL", help="an empty PostgreSQL database to time as well")
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.conversations, args.runs, args.timezone))
+    return asyncio.run(run(args.conversations, args.runs, args.timezone, args.postgresql))
