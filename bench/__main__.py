@@ -1,7 +1,12 @@
-"""``python -m bench [--quick] [--runs N]``: see docs/performance.md."""
+"""``python -m bench [--quick] [--runs N]``, or ``python -m bench scale``: see docs/performance.md."""
 
 import sys
 
-from bench.run import main
+if sys.argv[1:2] == ["scale"]:
+    from bench.scale import main
 
-sys.exit(main())
+    sys.exit(main(sys.argv[2:]))
+
+from bench.run import main as run_main
+
+sys.exit(run_main())
