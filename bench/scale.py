@@ -239,8 +239,7 @@ async def _main(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     if pairs is not None:
-        title = (f"chatd relay p99 vs active pairs, 2 web processes ({dt.date.today().isoformat()}, "
-                 f"load avg {os.getloadavg()[1]:.1f})")
+        title = f"chatd, 2 web processes ({dt.date.today().isoformat()}, load avg {os.getloadavg()[1]:.1f})"
         args.svg.write_text(svg(pairs["levels"], title))
     if idle is not None:
         print(f"idle seekers held: {idle['held']:,} of {idle['target']:,} "
