@@ -111,6 +111,11 @@ async def _start_chatd(procs: Procs, redis_url: str, secret: str, webs: int) -> 
     """A worker and ``webs`` web processes; returns (port, pid) of each web process."""
     data_dir = procs.workdir / "data"
     data_dir.mkdir(exist_ok=True)
+    # The database made and migrated first: chatd checks its schema at start, and a worker that
+    # looked while a web process was still creating the file found version 0 and exited.
+    from records import open_records
+
+    await (await open_records(data_dir / "chatd.sqlite3")).close()
     ports = [free_port() for _ in range(webs)]
     # The worker's public URL is web1's: the SMS simulator posts its status callbacks there.
     await procs.python("worker", "chatd", "worker", server=True,

@@ -69,7 +69,6 @@ async def phase_idle(workdir: Path, pinning: Pinning, idle_max: int, idle_step: 
     """Idle seekers on both web processes, step by step, until a step fails or ``idle_max``."""
     async with phase("scale-idle", workdir, pinning) as procs:
         redis_url = await start_redis(procs)
-        await _cheap_accounts(procs.workdir / "data", [])  # the database, migrated, before chatd checks it
         webs = await _start_chatd(procs, redis_url, secrets.token_hex(16), webs=2)
         gens = [await Loadgen.start(procs, f"idle{i}") for i in range(GENS)]
         rss0 = [rss_bytes(pid) for _, pid in webs]
