@@ -1,5 +1,6 @@
-"""``python -m bench [--quick] [--runs N]``: see docs/performance.md; ``python -m bench stats``:
-the program statistics on a year of conversations (bench/program.py)."""
+"""``python -m bench [--quick] [--runs N]``; ``python -m bench scale`` (the whole machine, two web
+processes); ``python -m bench stats`` (the program statistics on a year of conversations,
+bench/program.py). See docs/performance.md."""
 
 import sys
 
@@ -8,6 +9,11 @@ if sys.argv[1:2] == ["stats"]:
 
     sys.exit(stats_main(sys.argv[2:]))
 
-from bench.run import main
+if sys.argv[1:2] == ["scale"]:
+    from bench.scale import main as scale_main
 
-sys.exit(main())
+    sys.exit(scale_main(sys.argv[2:]))
+
+from bench.run import main as run_main
+
+sys.exit(run_main())

@@ -75,6 +75,7 @@ class Generator:
         self.received: dict[str, int] = defaultdict(int)  # bench messages by conversation, since the last tally
         self.misrouted = 0
         self.misrouted_examples: list[str] = []
+        self.first_sent: set[str] = set()  # conversations whose first message op_first sent
 
     def _record(self, text: str, now: int, expected: tuple[str, ...] | set[str]) -> None:
         """Take a received bench message: its latency, and whether it reached its conversation."""
@@ -250,7 +251,9 @@ class Generator:
         """Each seeker's first message, spread evenly over ``window_s``, retried with the same
         client_id while the answer is ``unavailable`` (as the protocol tells clients); returns the
         first attempt's time by conversation, and how many seekers never got an ack."""
-        socks = [s for s in self.seekers if s.conv]
+        # Only seekers that have not sent it yet: the scale figure adds seekers between calls.
+        socks = [s for s in self.seekers if s.conv and s.conv not in self.first_sent]
+        self.first_sent.update(s.conv for s in socks)
         sent: dict[str, int] = {}
         retries = 0
 

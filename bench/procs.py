@@ -89,6 +89,7 @@ class Procs:
 
     workdir: Path
     pinning: Pinning
+    redis_unix: bool = False  # start_redis: every process of the phase reaches Redis on a Unix socket
     procs: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
     # Stopped last, after everything that talks to it (else chatd logs Redis errors on the way out).
     backend: set[int] = field(default_factory=set)
@@ -144,21 +145,30 @@ class Procs:
 
 
 async def start_redis(procs: Procs) -> str:
-    """A throwaway Redis on a free port, no persistence; returns its URL once it answers."""
+    """A throwaway Redis on a free port, no persistence; returns its URL once it answers.
+
+    With ``procs.redis_unix`` it also listens on a Unix socket, and the URL is that socket's:
+    every server of the phase (chatd, a baseline, a peer) then reaches Redis the same way.
+    """
     port = free_port()
+    sock = procs.workdir / "redis.sock"
+    unix = ["--unixsocket", str(sock), "--unixsocketperm", "700"] if procs.redis_unix else []
     await procs.start("redis", [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no", "--daemonize", "no", "--maxclients", "20000",
-                                "--dir", str(procs.workdir)], server=True, backend=True)
+                                "--dir", str(procs.workdir), *unix], server=True, backend=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            if procs.redis_unix:
+                reader, writer = await asyncio.open_unix_connection(str(sock))
+            else:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"PING\r\n")
             await writer.drain()
             reply = await reader.readline()
             writer.close()
             if reply.startswith(b"+PONG"):
-                return f"redis://127.0.0.1:{port}/0"
+                return f"unix://{sock}?db=0" if procs.redis_unix else f"redis://127.0.0.1:{port}/0"
         except OSError:
             pass
         procs.check_alive()

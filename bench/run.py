@@ -52,6 +52,8 @@ HELLO = json.dumps({"type": "hello", "lang": "en"})
 HELLO_WINDOW = 20
 # How long after figure 2's last window a message may still arrive before it counts as lost.
 LATE_S = 10.0
+# Set once by ``--redis-unix``: every phase's servers reach its Redis on a Unix socket.
+REDIS_UNIX = {"on": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ def _log(message: str) -> None:
 async def phase(name: str, workdir: Path, pinning: Pinning) -> AsyncIterator[Procs]:
     d = workdir / name
     d.mkdir(parents=True, exist_ok=True)
-    procs = Procs(d, pinning)
+    procs = Procs(d, pinning, redis_unix=REDIS_UNIX["on"])
     _log(f"phase {name}")
     try:
         yield procs
@@ -109,6 +111,11 @@ async def _start_chatd(procs: Procs, redis_url: str, secret: str, webs: int) -> 
     """A worker and ``webs`` web processes; returns (port, pid) of each web process."""
     data_dir = procs.workdir / "data"
     data_dir.mkdir(exist_ok=True)
+    # The database made and migrated first: chatd checks its schema at start, and a worker that
+    # looked while a web process was still creating the file found version 0 and exited.
+    from records import open_records
+
+    await (await open_records(data_dir / "chatd.sqlite3")).close()
     ports = [free_port() for _ in range(webs)]
     # The worker's public URL is web1's: the SMS simulator posts its status callbacks there.
     await procs.python("worker", "chatd", "worker", server=True,
@@ -433,6 +440,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     parser.add_argument("--no-peers", action="store_true", help="leave out the peers (P1, P2)")
+    parser.add_argument("--redis-unix", action="store_true",
+                        help="every server (chatd, baselines, peers) reaches Redis on a Unix socket")
     return parser.parse_args(argv)
 
 
@@ -443,6 +452,7 @@ async def _main(args: argparse.Namespace) -> int:
     if fd_limit < sizes.idle_sockets + 1024:
         raise BenchError(f"the open-files limit is {fd_limit}: {sizes.idle_sockets} sockets need more")
     pinning = Pinning.choose(not args.no_pin)
+    REDIS_UNIX["on"] = args.redis_unix
     missing = [m for p in PEER_APPS for m in p.missing()] if not args.no_peers else []
     if missing:
         raise BenchError(f"the peers need {', '.join(missing)}: pip install -e '.[bench]' (or run with --no-peers)")
@@ -469,7 +479,8 @@ async def _main(args: argparse.Namespace) -> int:
         "machine": machine(),
         "git": commit,
         "settings": {"sizes": asdict(sizes), "runs": n_runs, "pinning": asdict(pinning),
-                     "p99_bound_ms": P99_BOUND_MS, "redis": "redis-server, no persistence (save '', appendonly no)",
+                     "p99_bound_ms": P99_BOUND_MS, "redis": "redis-server, no persistence (save '', appendonly no)"
+                     + (", on a Unix socket" if args.redis_unix else ", on loopback TCP"),
                      "fd_limit": fd_limit},
         "figures": [f.as_json() for f in figs],
         "problems": found,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatd.wire import WireError
+from config import jsoncodec
 from config.cancellation import raise_if_cancelling
 from config.logging import get_logger
 from records import RecordsUnavailable
@@ -334,5 +334,5 @@ class Connection:
 
 
 def parse_json(frame: str) -> dict[str, Any]:
-    value = json.loads(frame)
+    value = jsoncodec.loads(frame)
     return value if isinstance(value, dict) else {}

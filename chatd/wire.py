@@ -7,12 +7,12 @@ so an object where a string belongs (the Rocket.Chat ``$regex`` token attack) st
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from config import jsoncodec
 from config.textrules import find_unencodable, is_blank
 
 MAX_TEXT = 4000
@@ -313,7 +313,7 @@ def decode(raw: str) -> tuple[str, dict[str, Any]]:
     Redis or SQLite can take, so such a frame is refused here, whatever field it is in.
     """
     try:
-        obj = json.loads(raw)
+        obj = jsoncodec.loads(raw)
     except (ValueError, RecursionError):
         raise WireError("bad_request", "the frame is not valid JSON") from None
     where = find_unencodable(obj)

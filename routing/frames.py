@@ -18,11 +18,12 @@ has one. :func:`decode` tells them apart by their fields.
 
 from __future__ import annotations
 
-import json
 import types
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import cache
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+
+from config import jsoncodec
 
 _OMIT = "omit_none"
 _NAME = "wire_name"
@@ -426,7 +427,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 def encode(obj: Any) -> str:
     """A frame's JSON text, as sent (UTF-8 text as is, not escaped)."""
-    return json.dumps(as_dict(obj), ensure_ascii=False)
+    return jsoncodec.dumps(as_dict(obj))
 
 
 def _by_type() -> dict[str, list[type[Any]]]:
@@ -493,14 +494,14 @@ def _build(cls: Any, obj: dict[str, Any], where: str) -> Any:
 
 def stored_message(text: str) -> StoredMessage:
     """A message as the log keeps it (its JSON text), checked like a frame."""
-    message: StoredMessage = _build(StoredMessage, json.loads(text), "message")
+    message: StoredMessage = _build(StoredMessage, jsoncodec.loads(text), "message")
     return message
 
 
 def decode(text: str) -> Any:
     """The typed frame of a frame's JSON text, strictly: the one type of its ``type`` whose
     fields it has, no more and none missing, each of the declared kind; else FrameError."""
-    obj = json.loads(text)
+    obj = jsoncodec.loads(text)
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise FrameError(f"not a frame: {text[:200]}")
     candidates = _BY_TYPE.get(obj["type"])

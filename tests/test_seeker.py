@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import websockets
 
+from chatd.seeker import ack_text
+from routing import frames
 from tests.conftest import Harness
 from tests.helpers import t
 
@@ -229,3 +231,10 @@ async def test_a_failed_hello_does_not_stop_the_hello_deadline(harness: Harness)
     await ws.send(type="hello", resume="B" * 43, last_seq=0)
     assert (await ws.next("error"))["code"] == "unknown_resume"
     assert await ws.closed() == 4408
+
+
+@pytest.mark.parametrize("client_id", ["c-1", "é\"\\\n", "x" * 64], ids=["plain", "escapes", "longest"])
+def test_preformatted_ack_is_the_ack_frame_encode_writes(client_id: str) -> None:
+    """The seeker's ack is written without the dataclass; it must be the same frame, byte for byte."""
+    assert ack_text(client_id, 7) == frames.encode(frames.SeekerAck(client_id=client_id, seq=7))
+    assert frames.decode(ack_text(client_id, 7)) == frames.SeekerAck(client_id=client_id, seq=7)
