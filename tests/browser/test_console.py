@@ -207,6 +207,9 @@ def test_supervisor_gets_alerts_monitors_and_whispers(new_page: Any) -> None:
     expect(sam.locator("#overview-body")).to_be_visible(timeout=20_000)
     expect(sam.locator("#ov-peers")).to_contain_text(PEER.display_name)
     expect(sam.locator("#ov-convs tbody tr")).to_have_count(1)
+    # Channel and state in words of the console's language, not the protocol's tags.
+    expect(sam.locator("#ov-convs tbody tr td").nth(0)).to_have_text("web chat")
+    expect(sam.locator("#ov-convs tbody tr td").nth(1)).to_have_text("with a peer")
     screenshot(sam, "console-supervisor-overview", full_page=True)
 
     # The alert stays until it is dismissed.

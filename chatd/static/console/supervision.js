@@ -127,6 +127,9 @@ export function clearAlerts() {
   $('alerts').hidden = true;
 }
 
+// A conversation's states as the overview names them (routing/states.py ConvState).
+const CONV_STATES = ['new', 'waiting', 'offered', 'active', 'ended'];
+
 export function onOverview(frame) {
   if (!isSupervisor()) return;
   $('overview-empty').hidden = true;
@@ -150,11 +153,14 @@ export function onOverview(frame) {
     watch.addEventListener('click', () => askMonitor(id));
     const escalated = Array.isArray(c.escalated) && c.escalated.length > 0;
     // A seeker's message the peer has left unanswered past CHATD_UNANSWERED_S (an addition).
+    const stateKey = `convstate.${c.state}`;
+    const stateText = CONV_STATES.includes(c.state) ? t(stateKey) : String(c.state || '');
     const state = c.overdue
-      ? `${c.state || ''} · ${t('sup.unanswered', { time: fmtDuration(c.unanswered_s) })}` : String(c.state || '');
+      ? `${stateText} · ${t('sup.unanswered', { time: fmtDuration(c.unanswered_s) })}` : stateText;
+    const channel = c.channel === 'web' || c.channel === 'sms' ? t(`channel.${c.channel}`) : String(c.channel || '');
     rows.append(el('tr', { class: c.risk || escalated || c.overdue ? 'row-risk' : null },
       el('th', { scope: 'row', text: shortId(id), title: id }),
-      el('td', { text: String(c.channel || '') }),
+      el('td', { text: channel }),
       el('td', { class: c.overdue ? 'overdue' : null, text: state }),
       el('td', { text: c.peer ? String(c.peer) : t('sup.unassigned') }),
       el('td', { text: fmtDuration(c.waited_s) }),
