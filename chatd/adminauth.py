@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chatd.services import Services
-from config.textrules import find_unencodable
+from config.textrules import NOT_TEXT, find_unencodable
 from peers.sessions import COOKIE_NAME
 from records import Supporter
 
@@ -81,7 +81,7 @@ async def read_object(request: Request) -> dict[str, Any]:
         raise Refused(400, "bad_request", "the body must be a JSON object")
     bad = find_unencodable(data)
     if bad is not None:
-        raise Refused(400, "bad_request", f"{bad} is not valid Unicode text")
+        raise Refused(400, "bad_request", f"{bad} is {NOT_TEXT}")
     return data
 
 

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from chatd.services import Services
 from config.logging import get_logger
-from config.textrules import find_unencodable
+from config.textrules import NOT_TEXT, find_unencodable
 from peers import accounts
 from peers.sessions import COOKIE_NAME
 from routing import envelope
@@ -45,7 +45,7 @@ async def login(request: Request) -> Response:
     # json.loads takes "\ud800" escapes, and raw bytes with surrogatepass: a lone surrogate
     # would fail later, in hashing or Redis, as a 500.
     if find_unencodable(data) is not None:
-        return _error(400, "bad_request", "username and password must be valid Unicode text")
+        return _error(400, "bad_request", f"the username or password is {NOT_TEXT}")
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return _error(400, "bad_request", "username and password must be non-empty strings")

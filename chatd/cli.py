@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import secrets
 import signal
 import sys
@@ -23,8 +24,8 @@ from chatd.redis_client import close_redis, connect_redis
 from chatd.roster import end_sessions
 from chatd.stats import BadRange, figures, parse_range, to_table
 from config.logging import configure_logging, get_logger
-from config.settings import Settings, SettingsError
-from config.textrules import find_unencodable
+from config.settings import Settings, SettingsError, check_database_url
+from config.textrules import NOT_TEXT, find_unencodable
 from peers import accounts
 from peers.errors import InvalidAccount, PeersError
 from peers.sessions import Sessions
@@ -117,7 +118,7 @@ async def _ensure_demo_account(settings: Settings) -> None:
             return
         password = secrets.token_urlsafe(12)
         await accounts.create(store, "demo", "Demo Peer", "supervisor", True, password)
-        print(f"\n  Demo peer account created (embedded defaults only):\n"
+        print(f"\n  Demo supervisor account created (embedded defaults only):\n"
               f"    console: {settings.public_url}/console   username: demo   password: {password}\n"
               f"  Seeker chat window: {settings.public_url}/\n", flush=True)
     finally:
@@ -245,7 +246,7 @@ async def cmd_copy_db(settings: Settings, to: str, resume: bool) -> int:
     if isinstance(settings.database, Path) and not settings.database.is_file():
         # Opening it would make an empty database to copy from.
         raise SettingsError(f"CHATD_DATABASE: there is no SQLite database at {settings.database} to copy")
-    target_db: str | Path = to if "://" in to else Path(to)
+    target_db: str | Path = check_database_url(to, "--to") if "://" in to else Path(to)
     source = await open_records(settings.database, **settings.records_options, schema="check")
     try:
         # "any": the copy migrates the target itself, after checking the source.
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     # such a display name or username would fail in SQLite, after the database was opened.
     bad = find_unencodable(vars(args))
     if bad is not None:
-        print(f"chatd: {bad.replace('_', '-')} is not valid UTF-8 text (check the terminal's encoding)",
+        print(f"chatd: {bad.replace('_', '-')} is {NOT_TEXT} (check the terminal's encoding)",
               file=sys.stderr)
         return 2
     try:
@@ -348,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RecordsError as exc:
         print(f"chatd: the database could not be used: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `chatd supporters list | head`: the reader left. Python's own advice: point stdout at
+        # /dev/null so that the flush at exit does not fail again, and stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 2
 

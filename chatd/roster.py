@@ -145,6 +145,8 @@ async def update_supporter(request: Request, caller: Caller) -> Response:
     services: Services = request.app.state.services
     username = request.path_params["username"]
     data = await read_object(request)
+    if not accounts.USERNAME_RE.match(username):  # no such account can exist (nor reach SQL)
+        raise Refused(404, "not_found", "no account has that name")
     unknown = sorted(set(data) - set(EDITABLE))
     if unknown or not data:
         raise Refused(400, "bad_request", f"give any of {', '.join(EDITABLE)}"
@@ -192,6 +194,8 @@ async def audit_log(request: Request, caller: Caller) -> Response:
     """The audit log newest first, optionally only entries by or about ``?account=``."""
     services: Services = request.app.state.services
     account = request.query_params.get("account") or None
+    if account is not None and not accounts.USERNAME_RE.match(account):
+        raise Refused(400, "bad_request", "account: a username (lower-case letters, digits, '.', '_' or '-')")
     entries = await services.store.account_audit(account, AUDIT_LIMIT)
     return JSONResponse([{"at_ms": e.at_ms, "actor": e.actor, "action": e.action, "account": e.account,
                           "conversation": e.conversation, "detail": e.detail} for e in entries],

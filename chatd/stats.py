@@ -47,9 +47,13 @@ def parse_range(start: str | None, end: str | None) -> tuple[date, date]:
         if value is None or not _DATE.match(value):
             raise BadRange(f"{name}: a date YYYY-MM-DD")
         try:
-            days.append(date.fromisoformat(value))
+            day = date.fromisoformat(value)
         except ValueError:
             raise BadRange(f"{name}: {value} is not a date") from None
+        # The day after the last one bounds it: 9999-12-31 has none in Python's calendar.
+        if not date(1970, 1, 1) <= day < date.max:
+            raise BadRange(f"{name}: a date from 1970-01-01 to 9999-12-30")
+        days.append(day)
     first, last = days
     if first > last:
         raise BadRange("from is after to")

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import jsoncodec
-from config.textrules import find_unencodable, is_blank
+from config.textrules import NOT_TEXT, find_unencodable, is_blank
 
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
 MAX_NOTE = 4000
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
-_USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}\Z")
+_USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 
 
 class WireError(Exception):
@@ -318,7 +318,7 @@ def decode(raw: str) -> tuple[str, dict[str, Any]]:
         raise WireError("bad_request", "the frame is not valid JSON") from None
     where = find_unencodable(obj)
     if where is not None:
-        raise WireError("bad_request", f"{where} is not valid Unicode text (a lone UTF-16 surrogate)")
+        raise WireError("bad_request", f"{where} is {NOT_TEXT}")
     if not isinstance(obj, dict):
         raise WireError("bad_request", "a frame must be a JSON object")
     kind = obj.get("type")

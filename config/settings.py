@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from config.textrules import is_encodable
+from config.textrules import NOT_TEXT, is_encodable
 
 DEFAULT_CRISIS_LINE = "1-844-750-1648"
 DEFAULT_CRISIS_EMAIL = "DND.SMRC-CIIS.MDN@forces.gc.ca"
@@ -158,7 +158,7 @@ class Settings:
             # POSIX decodes environment bytes that are not UTF-8 to lone surrogates; a crisis
             # line or notice made of them would fail every frame that carries it.
             if name.startswith(("CHATD_", "TWILIO_")) and not is_encodable(value):
-                raise SettingsError(f"{name} is not valid UTF-8 text")
+                raise SettingsError(f"{name} is {NOT_TEXT}")
         host = env.get("CHATD_HOST") or "127.0.0.1"
         port = _int(env, "CHATD_PORT", 8000, 0, 65535)
         data_dir = Path(env.get("CHATD_DATA_DIR") or "var")
@@ -275,7 +275,16 @@ def _database(raw: str, data_dir: Path) -> Path | str:
     (``Path`` would fold its ``//``); which URLs work is records.open_records' to say."""
     if not raw:
         return data_dir / "chatd.sqlite3"
-    return raw if "://" in raw else Path(raw)
+    return check_database_url(raw, "CHATD_DATABASE") if "://" in raw else Path(raw)
+
+
+def check_database_url(url: str, name: str) -> str:
+    """``url`` when its scheme names a database chatd speaks (``postgresql://``, ``postgres://``);
+    SettingsError naming ``name`` otherwise, so a typo stops chatd with one line."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("postgresql", "postgres"):
+        raise SettingsError(f"{name} must be a SQLite file path or a postgresql:// URL, got a {scheme}:// URL")
+    return url
 
 
 def load_or_create_secret(data_dir: Path) -> str:

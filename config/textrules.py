@@ -1,4 +1,4 @@
-"""What text from outside must be: encodable as UTF-8, and not blank.
+"""What text from outside must be: encodable as UTF-8 and storable, and not blank.
 
 Every edge applies these rules to what arrives from outside: socket frames (``chatd/wire.py``),
 HTTP bodies (``chatd/auth.py``), webhook forms and texts (``sms/``), the command line and the
@@ -12,6 +12,11 @@ surrogates (U+D800..U+DFFF). JSON's ``"\\ud800"`` escape, ``json.loads`` on byte
 with ``surrogatepass``) and POSIX ``argv``/``environ`` (decoded with ``surrogateescape``) all
 make them. Such a string cannot be written to a socket, Redis, SQLite or a log, so it must be
 refused where it comes in, with a clear error, not found later by a crash.
+
+Why "storable": the NUL character (U+0000) is valid UTF-8, but PostgreSQL's ``text`` type and
+its JSON types cannot hold it. A message holding one would be acknowledged from Redis and then
+never archived; an account name holding one would fail every query. So it is refused with the
+surrogates, on every backend, and the rule does not depend on the database.
 """
 
 from __future__ import annotations
@@ -19,16 +24,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["find_unencodable", "is_blank", "is_encodable"]
+__all__ = ["NOT_TEXT", "find_unencodable", "is_blank", "is_encodable"]
 
 
 def is_encodable(text: str) -> bool:
-    """Whether ``text`` can be encoded as UTF-8: False when it holds a lone surrogate."""
+    """Whether ``text`` can be encoded as UTF-8 and stored: False when it holds a lone surrogate
+    or a NUL character (U+0000)."""
+    if "\x00" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
+
+
+# How an edge names what is_encodable refuses, in an error message.
+NOT_TEXT = "not valid Unicode text (it holds a lone UTF-16 surrogate or a NUL character)"
 
 
 # Where a value sits in a nest: None at the top, else (the parent's place, key or index).

@@ -16,7 +16,7 @@ from records.interface import DEFAULT_LANGUAGES
 
 # OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: "$" would also take a final newline
 ROLES = ("peer", "supervisor", "admin")
 LANGUAGES = DEFAULT_LANGUAGES  # contract section 3: "en", "fr"
 MIN_PASSWORD = 10

@@ -324,13 +324,13 @@ class PostgresRecords(PostgresProgram):
                     "INSERT INTO messages (conversation, seq, sender, text, at)"
                     " SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[])"
                     " ON CONFLICT DO NOTHING", conv, [m.seq for m in messages], [m.sender for m in messages],
-                    [m.text for m in messages], [m.at for m in messages])
+                    [_storable(m.text) for m in messages], [m.at for m in messages])
             if notes:
                 await conn.execute(
                     "INSERT INTO notes (conversation, n, author, text, at, whisper)"
                     " SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::boolean[])"
                     " ON CONFLICT DO NOTHING", conv, list(range(len(notes))), [n.author for n in notes],
-                    [n.text for n in notes], [n.at for n in notes], [n.whisper for n in notes])
+                    [_storable(n.text) for n in notes], [n.at for n in notes], [n.whisper for n in notes])
         await self._run(work)
 
     async def conversation(self, conversation_id: str) -> ConversationRecord | None:
@@ -479,7 +479,14 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _storable(text: str) -> str:
+    """``text`` with any NUL character (which PostgreSQL's text cannot hold) as U+FFFD. The
+    edges refuse NUL (config/textrules.py); this keeps texts stored before that rule, or copied
+    from SQLite, from failing an archive or a copy for good."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 # A value from another backend (SQLite gives booleans as 0/1, real numbers maybe as integers) as
 # asyncpg takes it for the target column's type.
 _CONVERT: dict[str, Callable[[Any], Any]] = {"boolean": bool, "double precision": float, "bigint": int,
-                                             "integer": int, "text": str, "jsonb": str}
+                                             "integer": int, "text": lambda v: _storable(str(v)), "jsonb": str}

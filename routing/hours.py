@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # ASCII digits only
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z|^24:00\Z")
 MAX_INTERVALS = 4  # per day
 MAX_HOLIDAYS = 400
@@ -118,14 +119,19 @@ def parse(data: Any) -> ServiceHours:
     holidays_in = data.get("holidays", [])
     if not isinstance(holidays_in, list) or len(holidays_in) > MAX_HOLIDAYS:
         raise HoursError(f"holidays: a list of at most {MAX_HOLIDAYS}")
-    holidays = []
+    holidays: list[tuple[str, str]] = []
     for i, item in enumerate(holidays_in):
         if not isinstance(item, dict) or not isinstance(item.get("date"), str) or set(item) - {"date", "note"}:
             raise HoursError(f"holidays[{i}]: an object with date and note")
         try:
+            # fromisoformat also takes 20261225 and 2026-W52-5: only YYYY-MM-DD is the API's.
+            if not _DATE.match(item["date"]):
+                raise ValueError(item["date"])
             day = date.fromisoformat(item["date"])
         except ValueError:
             raise HoursError(f"holidays[{i}].date: a date YYYY-MM-DD") from None
+        if any(d == day.isoformat() for d, _ in holidays):
+            raise HoursError(f"holidays[{i}].date: {day.isoformat()} is listed twice")
         note = item.get("note", "")
         if not isinstance(note, str) or len(note) > 200:
             raise HoursError(f"holidays[{i}].note: text of at most 200 characters")

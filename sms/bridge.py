@@ -198,7 +198,8 @@ class SmsBridge:
             async with asyncio.timeout(WEBHOOK_TIMEOUT_S):
                 found = await self._lookup(keys=[done, self.sms_keys.open(nhash), self.sms_keys.lang(nhash)],
                                            args=[self.keys.conv("")])
-                body = fields.get("Body", "")[:MAX_BODY]
+                # A NUL cannot be stored (config/textrules.py); a text is never refused for one.
+                body = fields.get("Body", "")[:MAX_BODY].replace("\x00", "\ufffd")
                 if found[0] == "dup":
                     log.info("sms.inbound_duplicate", message_sid=sid)
                     # An earlier attempt did the work, but perhaps no replica has it yet: the 200

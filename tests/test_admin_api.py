@@ -103,6 +103,11 @@ async def test_admin_lists_adds_and_the_new_peer_logs_in_and_goes_on_shift(
 BAD_ADDS = [
     pytest.param({"username": "x", "display_name": "X", "role": "peer", "password": "x" * 11}, id="short-password"),
     pytest.param({"username": "Bad Name", "display_name": "X", "role": "peer", "password": PW}, id="username"),
+    # "$" in a pattern also takes a final newline: "ada\n" would pass for "ada" in every list.
+    pytest.param({"username": "ada\n", "display_name": "X", "role": "peer", "password": PW},
+                 id="username-with-a-final-newline"),
+    # A NUL is valid UTF-8 that PostgreSQL cannot store: refused on every backend.
+    pytest.param({"username": "x", "display_name": "a\u0000b", "role": "peer", "password": PW}, id="nul-in-name"),
     pytest.param({"username": "x", "display_name": "\u200b ", "role": "peer", "password": PW}, id="blank-name"),
     pytest.param({"username": "x", "display_name": "X", "role": "root", "password": PW}, id="role"),
     pytest.param({"username": "x", "display_name": "X", "role": "peer", "trained": "yes", "password": PW},
@@ -132,6 +137,7 @@ async def test_bad_additions_are_400_and_change_nothing(program: tuple[Running, 
 @pytest.mark.parametrize("raw", [
     pytest.param(b"{not json", id="not-json"),
     pytest.param(b'{"display_name": "\\ud800"}', id="lone-surrogate"),
+    pytest.param(b'{"display_name": "P\\u0000t"}', id="nul"),
     pytest.param(b'{"display_name": "Pat", "role": "root"}', id="one-bad-field-of-two"),
     pytest.param(b'{"password": "short"}', id="short-password"),
     pytest.param(b"{}", id="empty"),
@@ -149,6 +155,20 @@ async def test_editing_an_unknown_account_is_404(program: tuple[Running, dict[st
     srv, cookies = program
     response = await _call(srv, "PATCH", "/api/admin/supporters/nobody", cookies["ada"], body={"trained": True})
     assert response.status_code == 404
+    for name in ("pat%00x", "pat%0A"):  # no account can have such a name: 404, never a query
+        response = await _call(srv, "PATCH", f"/api/admin/supporters/{name}", cookies["ada"], body={"trained": True})
+        assert response.status_code == 404, (name, response.text)
+
+
+async def test_names_no_account_can_have_are_refused_wherever_they_come_in(
+        program: tuple[Running, dict[str, str]]) -> None:
+    srv, cookies = program
+    for account in ("a%00", "ada%0A"):
+        response = await _call(srv, "GET", f"/api/admin/audit?account={account}", cookies["ada"])
+        assert response.status_code == 400, (account, response.text)
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        login = await http.post("/api/login", json={"username": "ada\u0000", "password": "whatever"})
+    assert login.status_code == 400 and login.json()["error"] == "bad_request"
 
 
 async def test_edits_are_applied_and_audited_without_the_password(

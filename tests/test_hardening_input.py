@@ -259,6 +259,8 @@ CONV_SQ = CONV  # a well-formed id, so that only the surrogate is wrong
     pytest.param('{"type":"end","x":"' + S + '"}', id="end-extra"),
     pytest.param('{"type":"survey","rating":5,"x":"' + S + '"}', id="survey-extra"),
     pytest.param('{"type":"hello","lang":"' + S + '"}', id="second-hello-lang"),
+    # Valid UTF-8 that PostgreSQL cannot store: acknowledged, it would never be archived.
+    pytest.param('{"type":"message","client_id":"a","text":"hi\\u0000there"}', id="text-nul"),
 ])
 async def test_unencodable_strings_in_any_seeker_field_are_bad_request(harness: Harness, raw: str) -> None:
     """A lone surrogate in any field (known, unknown, nested, a key, the type) is bad_request;
@@ -308,6 +310,7 @@ async def test_unencodable_strings_in_a_hello_are_bad_request(harness: Harness, 
     pytest.param('{"type":"whisper","conversation":"' + CONV_SQ + '","text":"' + S + '"}', id="whisper-text"),
     pytest.param('{"type":"monitor","conversation":"' + CONV_SQ + '","' + S + '":true}', id="monitor-key"),
     pytest.param('{"type":"shift","action":"' + S + '"}', id="shift-action"),
+    pytest.param('{"type":"note","conversation":"' + CONV_SQ + '","text":"a\\u0000b"}', id="note-text-nul"),
     pytest.param('{"type":"' + S + '","conversation":"' + CONV_SQ + '"}', id="type"),
 ])
 async def test_unencodable_strings_in_any_peer_field_are_bad_request(harness: Harness, raw: str) -> None:

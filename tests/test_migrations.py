@@ -192,3 +192,13 @@ def test_cli_languages_are_stored_listed_and_checked(tmp_path: Path) -> None:
                          "--password-stdin", database=path, tmp_path=tmp_path, stdin="a long enough password\n")
         assert refused.returncode == 2 and "languages" in refused.stderr, (bad, refused.stderr)
     assert len(_chatd("supporters", "list", database=path, tmp_path=tmp_path).stdout.splitlines()) == 2
+
+
+def test_a_database_url_chatd_does_not_speak_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    for args, database in ((("migrate",), "mysql://db/chatd"),
+                           (("copy-db", "--to", "mysql://db/chatd"), str(tmp_path / "source.sqlite3"))):
+        if database.endswith(".sqlite3"):
+            assert _chatd("migrate", database=database, tmp_path=tmp_path).returncode == 0
+        done = _chatd(*args, database=database, tmp_path=tmp_path)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and "postgresql://" in lines[0], done.stderr

@@ -120,6 +120,18 @@ async def test_archived_conversation_reads_back_as_written(records: Records) -> 
     assert await records.conversation("nobody") is None
 
 
+async def test_a_nul_stored_before_the_rule_never_stops_an_archive(records: Records, database: str | Path) -> None:
+    """The edges refuse U+0000 now (config/textrules.py); a text holding one from before (or
+    copied from SQLite, which keeps it) is archived on PostgreSQL with U+FFFD in its place,
+    instead of failing the archive on every retry."""
+    await records.archive_conversation({"id": "nul-1", "channel": "web", "ended_ms": 1},
+                                       [ArchivedMessage(1, "seeker", "a\x00b", "t")],
+                                       [ArchivedNote("Al", "n\x00", "t", False)])
+    on_postgresql = isinstance(database, str) and database.startswith("postgresql")
+    assert [m.text for m in await records.messages("nul-1")] == ["a\ufffdb" if on_postgresql else "a\x00b"]
+    assert [n.text for n in await records.notes("nul-1")] == ["n\ufffd" if on_postgresql else "n\x00"]
+
+
 async def test_a_taken_username_raises_record_exists(records: Records) -> None:
     await records.add_supporter("carol", "Carol", "peer", False, "hash", 0)
     with pytest.raises(RecordExists):

@@ -330,3 +330,15 @@ async def test_delivery_states_follow_the_conversation_to_a_new_console(
     offer = await bob.next("offer", conversation=conv)
     await bob.send(type="accept", offer=offer["offer"])
     assert await replayed(bob, "assigned") == expected
+
+
+async def test_a_text_with_a_nul_reaches_the_peer_with_a_replacement_character(twilio: LocalTwilio,
+                                                                               harness: Harness) -> None:
+    """No database stores U+0000 (config/textrules.py), yet a text is never refused for one (that
+    would lose the texter's words): it reaches the peer with U+FFFD in its place."""
+    srv = await _start(harness, twilio)
+    await harness.add_peer("alice", display="Alice")
+    peer = await harness.peer("alice", capacity=1)
+    conv = await paired(srv, peer, "hello")
+    assert (await text(srv, "a\x00b")).status_code == 200
+    assert (await peer.next("message", conversation=conv))["text"] == "a\ufffdb"

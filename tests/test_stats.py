@@ -105,6 +105,7 @@ def test_days_are_toronto_midnights_and_a_dst_day_is_23_hours() -> None:
     pytest.param("2026-03-09", "2026-03-08", id="from-after-to"),
     pytest.param("2025-01-01", "2026-01-02", id="over-366-days"),
     pytest.param("\uff12\uff10\uff12\uff16-03-08", "2026-03-08", id="other-digits"),
+    pytest.param("9999-12-31", "9999-12-31", id="the-calendar-s-last-day"),
 ])
 def test_bad_ranges_are_refused(start: str | None, end: str | None) -> None:
     with pytest.raises(ValueError):

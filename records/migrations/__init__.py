@@ -24,7 +24,7 @@ from typing import Literal
 from records.errors import SchemaMismatch
 
 Dialect = Literal["sqlite", "postgresql"]
-_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql\Z")
 
 # Every backend creates this table (same shape on both) before it applies anything.
 TABLE = "schema_migrations"
