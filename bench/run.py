@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.delivery import delivery
+from bench.deploy import DEPLOYMENTS, Backing, Deployment
 from bench.peer_apps import PEER_APPS, PeerApp
 from bench.procs import (
     BenchError,
@@ -54,6 +55,8 @@ HELLO_WINDOW = 20
 LATE_S = 10.0
 # Set once by ``--redis-unix``: every phase's servers reach its Redis on a Unix socket.
 REDIS_UNIX = {"on": False}
+# Set once by ``--deployment``: what chatd's own phases run chatd against (bench/deploy.py).
+DEPLOYMENT = {"now": Deployment("single")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +102,15 @@ async def phase(name: str, workdir: Path, pinning: Pinning) -> AsyncIterator[Pro
         await procs.close()
 
 
-def _chatd_env(redis_url: str, port: int, data_dir: Path, secret: str, public_port: int | None = None
+def _chatd_env(backing: Backing, port: int, data_dir: Path, secret: str, public_port: int | None = None
                ) -> dict[str, str]:
-    return clean_env(CHATD_REDIS_URL=redis_url, CHATD_PORT=str(port), CHATD_HOST="127.0.0.1",
+    return clean_env(CHATD_REDIS_URL=backing.redis_url, CHATD_PORT=str(port), CHATD_HOST="127.0.0.1",
                      CHATD_PUBLIC_URL=f"http://127.0.0.1:{public_port or port}", CHATD_DATA_DIR=str(data_dir),
                      CHATD_SECRET_KEY=secret, CHATD_KEY_PREFIX="bench", CHATD_LOG_LEVEL="warning",
-                     CHATD_LOG_FORMAT="json", CHATD_DEMO_ACCOUNT="0")
+                     CHATD_LOG_FORMAT="json", CHATD_DEMO_ACCOUNT="0", **backing.env)
 
 
-async def _start_chatd(procs: Procs, redis_url: str, secret: str, webs: int) -> list[tuple[int, int]]:
+async def _start_chatd(procs: Procs, backing: Backing, secret: str, webs: int) -> list[tuple[int, int]]:
     """A worker and ``webs`` web processes; returns (port, pid) of each web process."""
     data_dir = procs.workdir / "data"
     data_dir.mkdir(exist_ok=True)
@@ -115,29 +118,31 @@ async def _start_chatd(procs: Procs, redis_url: str, secret: str, webs: int) -> 
     # looked while a web process was still creating the file found version 0 and exited.
     from records import open_records
 
-    await (await open_records(data_dir / "chatd.sqlite3")).close()
+    await (await open_records(backing.database)).close()
     ports = [free_port() for _ in range(webs)]
     # The worker's public URL is web1's: the SMS simulator posts its status callbacks there.
     await procs.python("worker", "chatd", "worker", server=True,
-                       env=_chatd_env(redis_url, free_port(), data_dir, secret, public_port=ports[0]))
+                       env=_chatd_env(backing, free_port(), data_dir, secret, public_port=ports[0]))
     out = []
     for i, port in enumerate(ports):
         proc = await procs.python(f"web{i + 1}", "chatd", "web", server=True,
-                                  env=_chatd_env(redis_url, port, data_dir, secret))
+                                  env=_chatd_env(backing, port, data_dir, secret))
         out.append((port, proc.pid))
     for port, _ in out:
         await wait_http(f"http://127.0.0.1:{port}/healthz", procs)
     return out
 
 
-async def _create_accounts(data_dir: Path, users: list[str]) -> None:
-    """Trained peer accounts, hashed once (argon2 costs ~0.1 s a hash) and stored directly."""
+async def _create_accounts(database: Path | str, users: list[str]) -> None:
+    """Trained peer accounts, hashed once (argon2 costs ~0.1 s a hash) and stored directly in the
+    SQLite file or PostgreSQL database (migrated first, by ``open_records``)."""
     from peers import accounts
     from records import open_records
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(database, Path):
+        database.parent.mkdir(parents=True, exist_ok=True)
     hashed = await asyncio.to_thread(accounts.HASHER.hash, PASSWORD)
-    store = await open_records(data_dir / "chatd.sqlite3")
+    store = await open_records(database)
     try:
         for user in users:
             accounts.validate(user, f"Peer {user}", "peer", PASSWORD)
@@ -206,9 +211,8 @@ async def phase_b1u(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, 
 
 
 async def phase_chatd_idle(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, float]:
-    async with phase("chatd-idle", workdir, pinning) as procs:
-        redis_url = await start_redis(procs)
-        [(port, pid)] = await _start_chatd(procs, redis_url, secrets.token_hex(16), webs=1)
+    async with phase("chatd-idle", workdir, pinning) as procs, DEPLOYMENT["now"].backing(procs) as backing:
+        [(port, pid)] = await _start_chatd(procs, backing, secrets.token_hex(16), webs=1)
         return await _hold_idle(procs, f"ws://127.0.0.1:{port}/ws/seeker", pid, sizes)
 
 
@@ -376,15 +380,14 @@ async def _pair(seekers: list[Loadgen], peers: list[Loadgen], sizes: Sizes, offe
 
 
 async def phase_chatd_relay(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, Any]:
-    async with phase("chatd-relay", workdir, pinning) as procs:
+    async with phase("chatd-relay", workdir, pinning) as procs, DEPLOYMENT["now"].backing(procs) as backing:
         from config.settings import Settings
         from sms.bridge import credentials
 
-        redis_url = await start_redis(procs)
         secret = secrets.token_hex(16)
         users = [f"peer{i:03d}" for i in range(sizes.peers)]
-        await _create_accounts(procs.workdir / "data", users)
-        (web1, _), (web2, _) = await _start_chatd(procs, redis_url, secret, webs=2)
+        await _create_accounts(backing.database, users)
+        (web1, _), (web2, _) = await _start_chatd(procs, backing, secret, webs=2)
         seekers = [await Loadgen.start(procs, f"seekers{i}") for i in range(2)]
         peers = [await Loadgen.start(procs, f"peers{i}") for i in range(2)]
         sms = await Loadgen.start(procs, "sms")
@@ -442,6 +445,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-peers", action="store_true", help="leave out the peers (P1, P2)")
     parser.add_argument("--redis-unix", action="store_true",
                         help="every server (chatd, baselines, peers) reaches Redis on a Unix socket")
+    parser.add_argument("--deployment", choices=DEPLOYMENTS, default="single",
+                        help="chatd's Redis and database: single (SQLite, one Redis) or sentinel-postgresql "
+                             "(PostgreSQL, Redis through Sentinels with a replica); baselines and peers unchanged")
     return parser.parse_args(argv)
 
 
@@ -453,6 +459,7 @@ async def _main(args: argparse.Namespace) -> int:
         raise BenchError(f"the open-files limit is {fd_limit}: {sizes.idle_sockets} sockets need more")
     pinning = Pinning.choose(not args.no_pin)
     REDIS_UNIX["on"] = args.redis_unix
+    deployment = DEPLOYMENT["now"] = Deployment(args.deployment)
     missing = [m for p in PEER_APPS for m in p.missing()] if not args.no_peers else []
     if missing:
         raise BenchError(f"the peers need {', '.join(missing)}: pip install -e '.[bench]' (or run with --no-peers)")
@@ -461,10 +468,13 @@ async def _main(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     runs = []
     try:
+        deployment.start()
+        _log(f"deployment {deployment.describe()}")
         for i in range(n_runs):
             _log(f"run {i + 1} of {n_runs}")
             runs.append(await run_once(workdir / f"run{i + 1}", pinning, sizes, peers=not args.no_peers))
     finally:
+        deployment.close()
         if args.keep_logs:
             _log(f"logs kept in {workdir}")
         else:
@@ -481,7 +491,8 @@ async def _main(args: argparse.Namespace) -> int:
         "settings": {"sizes": asdict(sizes), "runs": n_runs, "pinning": asdict(pinning),
                      "p99_bound_ms": P99_BOUND_MS, "redis": "redis-server, no persistence (save '', appendonly no)"
                      + (", on a Unix socket" if args.redis_unix else ", on loopback TCP"),
-                     "fd_limit": fd_limit},
+                     "fd_limit": fd_limit, "deployment": args.deployment,
+                     "deployment_detail": deployment.describe()},
         "figures": [f.as_json() for f in figs],
         "problems": found,
         "runs": runs,
@@ -491,6 +502,7 @@ async def _main(args: argparse.Namespace) -> int:
     print(table(figs))
     print(f"\n{result['mode']} mode, {n_runs} run(s), {result['duration_s']} s; pinning servers={pinning.servers} "
           f"loadgens={pinning.loadgens}; results in {args.out}")
+    print(f"deployment {deployment.describe()}")
     for i, r in enumerate(runs, 1):
         for part in [k for k in r if k.endswith("relay") or k == "b2"]:
             if r[part]["late_or_lost"]:

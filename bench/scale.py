@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.deploy import Backing
 from bench.procs import BenchError, Loadgen, Pinning, raise_fd_limit, rss_bytes, start_redis
 from bench.report import git_commit, machine
 from bench.run import HELLO, HELLO_WINDOW, P99_BOUND_MS, PASSWORD, Relay, _split, _start_chatd, _step, phase
@@ -69,7 +70,7 @@ async def phase_idle(workdir: Path, pinning: Pinning, idle_max: int, idle_step: 
     """Idle seekers on both web processes, step by step, until a step fails or ``idle_max``."""
     async with phase("scale-idle", workdir, pinning) as procs:
         redis_url = await start_redis(procs)
-        webs = await _start_chatd(procs, redis_url, secrets.token_hex(16), webs=2)
+        webs = await _start_chatd(procs, Backing.sqlite(procs, redis_url), secrets.token_hex(16), webs=2)
         gens = [await Loadgen.start(procs, f"idle{i}") for i in range(GENS)]
         rss0 = [rss_bytes(pid) for _, pid in webs]
         held, steps = 0, []
@@ -113,7 +114,8 @@ async def phase_pairs(workdir: Path, pinning: Pinning, levels: tuple[int, ...], 
         redis_url = await start_redis(procs)
         users = [f"peer{i:04d}" for i in range(math.ceil(max(levels) / CAPACITY))]
         await _cheap_accounts(procs.workdir / "data", users)
-        webs = [port for port, _ in await _start_chatd(procs, redis_url, secrets.token_hex(16), webs=2)]
+        started = await _start_chatd(procs, Backing.sqlite(procs, redis_url), secrets.token_hex(16), webs=2)
+        webs = [port for port, _ in started]
         seekers = [await Loadgen.start(procs, f"seekers{i}") for i in range(2)]
         peers = [await Loadgen.start(procs, f"peers{i}") for i in range(2)]
         relay = Relay(seekers, peers)
