@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     # such a display name or username would fail in SQLite, after the database was opened.
     bad = find_unencodable(vars(args))
     if bad is not None:
-        print(f"chatd: {bad.replace('_', '-')} is {NOT_TEXT} (check that the terminal's encoding is UTF-8)",
+        print(f"chatd: {bad.replace('_', '-')} is {NOT_TEXT}: check the terminal's encoding",
               file=sys.stderr)
         return 2
     try:

@@ -40,7 +40,7 @@ def is_encodable(text: str) -> bool:
 
 
 # How an edge names what is_encodable refuses, in an error message.
-NOT_TEXT = "not valid Unicode text (it holds a lone UTF-16 surrogate or a NUL character)"
+NOT_TEXT = "not valid Unicode text (it holds a lone UTF-16 surrogate, which UTF-8 cannot encode, or a NUL character)"
 
 
 # Where a value sits in a nest: None at the top, else (the parent's place, key or index).
