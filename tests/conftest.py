@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import shutil
 import socket
 import time
@@ -30,7 +31,7 @@ from peers import accounts
 from tests.engines import RedisServer, SentinelCluster
 from tests.engines import free_port as free_port  # where the tests have always imported it from
 from tests.helpers import WS, t
-from tests.postgres import postgres, postgres_url  # noqa: F401 - fixtures for every test module
+from tests.postgres import INSTALL_HINT, needs_postgres, postgres, postgres_bindir, postgres_url  # noqa: F401 - fixtures for every test module
 
 PASSWORD = "correct-horse-battery"
 
@@ -227,3 +228,20 @@ async def harness(redis_server: RedisServer, base_settings: Settings) -> AsyncIt
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or (None if not Path("/usr/bin/chromium").exists() else "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL on a developer's machine, its tests are skipped and the session ends
+    with a loud line (as ./dev does for Chromium); under CI=true they run, and fail with the
+    install hint if it is missing (.ci/run installs it)."""
+    if os.environ.get("CI") == "true" or postgres_bindir() is not None:
+        return
+    skip = pytest.mark.skip(reason=f"PostgreSQL is not installed here ({INSTALL_HINT}); CI runs this test")
+    for item in items:
+        if needs_postgres(item):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if os.environ.get("CI") != "true" and postgres_bindir() is None:
+        terminalreporter.write_sep("!", "THE POSTGRESQL TESTS DID NOT RUN: " + INSTALL_HINT, red=True, bold=True)

@@ -35,9 +35,9 @@ INSTALL_HINT = "install Debian's PostgreSQL: apt-get install -y postgresql"
 RUN_AS = "postgres"  # the system user Debian's package creates
 
 
-def find_bindir() -> Path:
+def postgres_bindir() -> Path | None:
     """The bin directory of the newest PostgreSQL installed (/usr/lib/postgresql/<version>/bin),
-    or of ``initdb`` on PATH. Fails the test (not a skip) when there is none."""
+    or of ``initdb`` on PATH; None when there is none."""
     found = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if (Path(p) / "postgres").exists()]
     numbered = [p for p in found if re.fullmatch(r"\d+(\.\d+)?", p.parent.name)]
     if numbered:
@@ -45,7 +45,24 @@ def find_bindir() -> Path:
     on_path = shutil.which("initdb")
     if on_path is not None and (Path(on_path).parent / "postgres").exists():
         return Path(on_path).parent
-    pytest.fail(f"PostgreSQL's binaries (initdb, postgres) were not found: {INSTALL_HINT}")
+    return None
+
+
+def find_bindir() -> Path:
+    """:func:`postgres_bindir`, or fail the test (not a skip) when there is none."""
+    found = postgres_bindir()
+    if found is None:
+        pytest.fail(f"PostgreSQL's binaries (initdb, postgres) were not found: {INSTALL_HINT}")
+    return found
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Whether a collected test runs against the PostgreSQL server: it asks for its fixtures,
+    or is the ``postgresql`` case of a test parametrized over the databases."""
+    if {"postgres", "postgres_url", "shared_database"} & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgresql" in callspec.params.values()
 
 
 class PostgresServer:
