@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from chatd.services import Services
 from config.logging import get_logger
-from config.textrules import NOT_TEXT, find_unencodable
+from config.textrules import NOT_TEXT, find_unencodable, is_utf8
 from peers import accounts
 from peers.sessions import COOKIE_NAME
 from routing import envelope
@@ -43,8 +43,11 @@ async def login(request: Request) -> Response:
     if not isinstance(data, dict):
         return _error(400, "bad_request", "expected JSON {username, password}")
     # json.loads takes "\ud800" escapes, and raw bytes with surrogatepass: a lone surrogate
-    # would fail later, in hashing or Redis, as a 500.
-    if find_unencodable(data) is not None:
+    # would fail later, in hashing or Redis, as a 500; a NUL in the username, in the database.
+    # The password is only ever hashed, never stored: any UTF-8 text may be tried (and fail).
+    password_field = data.get("password")
+    if (find_unencodable({k: v for k, v in data.items() if k != "password"}) is not None
+            or (isinstance(password_field, str) and not is_utf8(password_field))):
         return _error(400, "bad_request", f"the username or password is {NOT_TEXT}")
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:

@@ -24,19 +24,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["NOT_TEXT", "find_unencodable", "is_blank", "is_encodable"]
+__all__ = ["NOT_TEXT", "find_unencodable", "is_blank", "is_encodable", "is_utf8"]
 
 
-def is_encodable(text: str) -> bool:
-    """Whether ``text`` can be encoded as UTF-8 and stored: False when it holds a lone surrogate
-    or a NUL character (U+0000)."""
-    if "\x00" in text:
-        return False
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8: False when it holds a lone surrogate. For text
+    that is never stored (a password, which is only hashed); everything else uses is_encodable."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 and stored: False when it holds a lone surrogate
+    or a NUL character (U+0000)."""
+    return "\x00" not in text and is_utf8(text)
 
 
 # How an edge names what is_encodable refuses, in an error message.
