@@ -192,6 +192,17 @@ class StatsFigures:
     days: list[DayFigures]
 
 
+def supporter_changes(*, display_name: str | None = None, role: str | None = None, trained: bool | None = None,
+                      disabled: bool | None = None, password_hash: str | None = None,
+                      languages: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """The ``(column, value)`` pairs an ``update_supporter`` call sets, None meaning unchanged;
+    languages as the column stores them (``"en,fr"``). Each backend spells only the SQL."""
+    changes: tuple[tuple[str, Any], ...] = (
+        ("display_name", display_name), ("role", role), ("trained", trained), ("disabled", disabled),
+        ("password_hash", password_hash), ("languages", None if languages is None else ",".join(languages)))
+    return [(column, value) for column, value in changes if value is not None]
+
+
 class Records(Protocol):
     """The durable records of one process (one connection or pool, shared by its tasks).
 

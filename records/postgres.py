@@ -35,6 +35,7 @@ from records.interface import (
     SchemaMode,
     Supporter,
     TableBatch,
+    supporter_changes,
 )
 from records.migrations import Dialect, Migration
 from records.postgres_program import PostgresProgram
@@ -253,13 +254,10 @@ class PostgresRecords(PostgresProgram):
                                password_hash: str | None = None, languages: Sequence[str] | None = None) -> bool:
         sets: list[str] = []
         params: list[Any] = []
-        changes: tuple[tuple[str, Any], ...] = (
-            ("display_name", display_name), ("role", role), ("trained", trained), ("disabled", disabled),
-            ("password_hash", password_hash), ("languages", None if languages is None else ",".join(languages)))
-        for column, value in changes:
-            if value is not None:
-                params.append(value)
-                sets.append(f"{column} = ${len(params)}")
+        for column, value in supporter_changes(display_name=display_name, role=role, trained=trained,
+                                               disabled=disabled, password_hash=password_hash, languages=languages):
+            params.append(value)
+            sets.append(f"{column} = ${len(params)}")
         if not sets:
             return await self.get_supporter(username) is not None
         status = await self._execute(f"UPDATE supporters SET {', '.join(sets)} WHERE username = ${len(params) + 1}",  # noqa: S608

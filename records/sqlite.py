@@ -31,6 +31,7 @@ from records.interface import (
     SchemaMode,
     Supporter,
     TableBatch,
+    supporter_changes,
 )
 from records.migrations import Dialect, Migration
 from records.sqlite_program import SqliteProgram
@@ -194,13 +195,10 @@ class SqliteRecords(SqliteProgram):
                                password_hash: str | None = None, languages: Sequence[str] | None = None) -> bool:
         sets: list[str] = []
         params: list[Any] = []
-        changes: tuple[tuple[str, Any], ...] = (
-            ("display_name", display_name), ("role", role), ("trained", trained), ("disabled", disabled),
-            ("password_hash", password_hash), ("languages", None if languages is None else ",".join(languages)))
-        for column, value in changes:
-            if value is not None:
-                sets.append(f"{column} = ?")
-                params.append(int(value) if isinstance(value, bool) else value)
+        for column, value in supporter_changes(display_name=display_name, role=role, trained=trained,
+                                               disabled=disabled, password_hash=password_hash, languages=languages):
+            sets.append(f"{column} = ?")
+            params.append(int(value) if isinstance(value, bool) else value)
         if not sets:
             return await self.get_supporter(username) is not None
         async with self._write() as db:
