@@ -56,6 +56,13 @@ def rss_bytes(pid: int) -> int:
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, in seconds, from /proc/PID/stat (Linux; fields
+    14 and 15, in clock ticks: proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class Pinning:
     """Which cores servers and load generators run on (``None``: no pinning)."""
@@ -91,6 +98,7 @@ class Procs:
     pinning: Pinning
     redis_unix: bool = False  # start_redis: every process of the phase reaches Redis on a Unix socket
     procs: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
+    servers: dict[str, int] = field(default_factory=dict)  # name -> pid of each server process
     # Stopped last, after everything that talks to it (else chatd logs Redis errors on the way out).
     backend: set[int] = field(default_factory=set)
 
@@ -107,6 +115,8 @@ class Procs:
         finally:
             log.close()
         self.procs.append((name, proc))
+        if server:
+            self.servers[name] = proc.pid
         if backend:
             self.backend.add(proc.pid)
         return proc
@@ -114,6 +124,10 @@ class Procs:
     async def python(self, name: str, module: str, *args: str, server: bool, env: dict[str, str] | None = None,
                      pipes: bool = False) -> asyncio.subprocess.Process:
         return await self.start(name, [sys.executable, "-m", module, *args], server=server, env=env, pipes=pipes)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system, seconds) each server process of the phase has used so far."""
+        return {name: cpu_seconds(pid) for name, pid in self.servers.items()}
 
     def check_alive(self) -> None:
         for name, proc in self.procs:

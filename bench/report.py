@@ -22,6 +22,7 @@ PEER_FIGURES = (
     ("1", "idle", "bytes_per_socket", "memory per idle socket", "KiB", "lower"),
     ("2a", "relay", "p50_ms", "relay latency p50", "ms", "lower"),
     ("2b", "relay", "p99_ms", "relay latency p99", "ms", "lower"),
+    ("2c", "relay", "cpu_us_per_message", "server CPU per relayed message", "µs", "lower"),
     ("3", "relay", "throughput", "relayed messages/s with p99 ≤ 50 ms", "msg/s", "higher"),
     ("6", "idle", "connect_rate", "new connections/s", "conn/s", "higher"),
 )
@@ -40,8 +41,8 @@ def figures(runs: list[dict[str, Any]]) -> list[Figure]:
         """chatd against a peer: the target is to be ahead (a ratio of at most, or at least, 1)."""
         [(_, part, measure, name, unit, better)] = [f for f in PEER_FIGURES if f[0] == key]
         scale = 1 / 1024 if unit == "KiB" else 1.0
-        return fig(f"{key}-{peer.label}", f"{name} vs {peer.name}", unit, peer.label,
-                   "<= 1" if better == "lower" else ">= 1",
+        target = "info" if key == "2c" else "<= 1" if better == "lower" else ">= 1"
+        return fig(f"{key}-{peer.label}", f"{name} vs {peer.name}", unit, peer.label, target,
                    pick(f"chatd_{part}", measure, scale), pick(f"{peer.key}_{part}", measure, scale))
 
     kib = 1 / 1024
@@ -56,6 +57,8 @@ def figures(runs: list[dict[str, Any]]) -> list[Figure]:
             pick("chatd_relay", "p50_ms"), pick("b2", "p50_ms")),
         fig("2b", "relay latency p99, seeker → peer", "ms", "B2", "<= 2",
             pick("chatd_relay", "p99_ms"), pick("b2", "p99_ms")),
+        fig("2c", "server CPU per relayed message, for reading (Redis included)", "µs", "B2", "info",
+            pick("chatd_relay", "cpu_us_per_message"), pick("b2", "cpu_us_per_message")),
         fig("3", "relayed messages/s with p99 ≤ 50 ms", "msg/s", "B2", ">= 0.7",
             pick("chatd_relay", "throughput"), pick("b2", "throughput")),
         fig("4", "time to pair p99 (vs B2 relay p99)", "ms", "B2 p99", "<= 3",
@@ -74,7 +77,7 @@ def figures(runs: list[dict[str, Any]]) -> list[Figure]:
     for f in baselines:
         out.append(f)
         # Each figure's peer rows right below its baseline row (1 after 1b, 6 after 6u).
-        last_of_figure = {"1b": "1", "2a": "2a", "2b": "2b", "3": "3", "6u": "6"}.get(f.key)
+        last_of_figure = {"1b": "1", "2a": "2a", "2b": "2b", "2c": "2c", "3": "3", "6u": "6"}.get(f.key)
         if last_of_figure is not None:
             out += [versus(p, last_of_figure) for p in peers]
     return out

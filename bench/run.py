@@ -255,14 +255,22 @@ async def _step(relay: Relay, rate: float, duration_s: float, step: int) -> dict
             "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": max(lat, default=None)}
 
 
-async def _measure_relay(relay: Relay, sizes: Sizes) -> dict[str, Any]:
-    """Figure 2 (with figure 5's webhooks at the same time), then figure 3's rate steps."""
+async def _measure_relay(relay: Relay, sizes: Sizes, procs: Procs, webhook_server: str = "") -> dict[str, Any]:
+    """Figure 2 (with figure 5's webhooks at the same time), then figure 3's rate steps.
+
+    Also the servers' CPU time during figure 2's windows per message received (figure 2c):
+    every server process of the phase (Redis included) but ``webhook_server`` (B3, a process of
+    its own; chatd's webhooks run in its web process and count)."""
     duration_s = sizes.relay_windows * sizes.window_s
     sms = None if relay.sms is None else asyncio.create_task(relay.sms.call(
         duration_s + 120, op="sms", url=relay.sms_url, token=relay.sms_token, rate=sizes.sms_rate,
         duration_s=duration_s, numbers=sizes.sms_numbers))
     await relay.tally(reset=True)  # count figure 2's messages only (not the pairing's)
+    cpu_before = procs.cpu_seconds()
     windows = [await _step(relay, float(sizes.pairs), sizes.window_s, w + 1) for w in range(sizes.relay_windows)]
+    cpu = {name: round(used - cpu_before[name], 3) for name, used in procs.cpu_seconds().items()
+           if name != webhook_server}
+    received = sum(w["received"] for w in windows)
     no_sms: dict[str, Any] = {"lat_ms": [], "n_bad": 0, "n_errors": 0, "bad": [], "errors": []}
     sms_result = no_sms if sms is None else await sms
     # Every figure-2 message must arrive, once, in its own conversation: wait for the late ones.
@@ -293,6 +301,7 @@ async def _measure_relay(relay: Relay, sizes: Sizes) -> dict[str, Any]:
             "delivery_steps": {**steps_delivery.as_json(), "lost": 0},
             "refused": sum(w["errors"].get("unavailable", 0) for w in windows),
             "throughput": throughput, "steps": steps,
+            "cpu_s": cpu, "cpu_us_per_message": sum(cpu.values()) * 1e6 / received if received else None,
             "sms_p99_ms": percentile(sms_result["lat_ms"], 99), "sms_p50_ms": percentile(sms_result["lat_ms"], 50),
             "sms_count": len(sms_result["lat_ms"]), "sms_failed": sms_result["n_bad"] + sms_result["n_errors"],
             "sms_failures": sms_result["bad"] + sms_result["errors"]}
@@ -311,7 +320,7 @@ async def phase_b2(workdir: Path, pinning: Pinning, sizes: Sizes) -> dict[str, A
         relay = await _open_pairs(procs, "b2", ports, sizes)
         relay.sms, relay.sms_url, relay.sms_token = (await Loadgen.start(procs, "sms"),
                                                      f"http://127.0.0.1:{b3_port}/sms/inbound", "unused")
-        result = await _measure_relay(relay, sizes)
+        result = await _measure_relay(relay, sizes, procs, webhook_server="b3")
         procs.check_alive()
         return result
 
@@ -344,7 +353,7 @@ async def phase_peer_relay(workdir: Path, pinning: Pinning, sizes: Sizes, peer: 
         for port in ports:
             await wait_port(port, procs)
         relay = await _open_pairs(procs, peer.wire, ports, sizes)
-        result = await _measure_relay(relay, sizes)
+        result = await _measure_relay(relay, sizes, procs)
         procs.check_alive()
         return result
 
@@ -406,7 +415,7 @@ async def phase_chatd_relay(workdir: Path, pinning: Pinning, sizes: Sizes) -> di
              f"first-message errors {pairing['first_errors']}")
         token = credentials(Settings(secret_key=secret, public_url=f"http://127.0.0.1:{web1}")).auth_token
         relay = Relay(seekers, peers, sms, f"http://127.0.0.1:{web1}/sms/inbound", token)
-        result = await _measure_relay(relay, sizes)
+        result = await _measure_relay(relay, sizes, procs)
         procs.check_alive()
         return {**result, **pairing}
 
