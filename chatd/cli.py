@@ -65,7 +65,8 @@ def _uvicorn(app: Starlette, settings: Settings) -> uvicorn.Server:
 
 def _run_server(settings: Settings, redis_url: str | None, *, web: bool, worker: bool) -> int:
     # serve migrates by itself; web (and worker, below) checked the schema before starting.
-    app = create_app(settings, redis_url, run_worker=worker, run_web=web, schema="migrate" if worker else "check")
+    app = create_app(settings, redis_url, run_worker=worker, run_web=web, schema="migrate" if worker else "check",
+                     freeze_gc=True)
     server = _uvicorn(app, settings)
     log.info("server.listening", url=f"http://{settings.host}:{settings.port}", public_url=settings.public_url)
     server.run()
@@ -83,7 +84,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 async def _worker_main(settings: Settings, redis_url: str | None) -> int:
     """The worker process: the same lifespan as the web app, no HTTP listener; stops on SIGTERM."""
-    app = create_app(settings, redis_url, run_worker=True, run_web=False, schema="check")
+    app = create_app(settings, redis_url, run_worker=True, run_web=False, schema="check", freeze_gc=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

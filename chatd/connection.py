@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -92,8 +93,8 @@ class Connection:
         self.ws = ws
         self.services = services
         self.id = new_id()[:16]
-        # Outbound frames wait here (created on first use) for a writer task that runs only
-        # while frames are pending: an idle socket holds neither a queue nor a task.
+        # Outbound frames wait here (created when a write has to wait) for a writer task that
+        # runs only while frames are pending: an idle socket holds neither a queue nor a task.
         self._out: deque[str] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._seen: dict[str, SeqTracker] = {}
@@ -114,6 +115,21 @@ class Connection:
         if self.close_code is not None:
             return
         out = self._out
+        if self._writer_task is None and not out:
+            # Nothing pending: write it now. A socket that can take it (nearly always) takes it
+            # without a writer task and the loop turn that task would wait for, and without a
+            # queue; one that cannot (its client is slow to read) goes on in a writer task, and
+            # later frames queue behind it.
+            try:
+                rest = start_eagerly(self.ws.send_text(text))
+            except Exception as exc:
+                self._write_failed(exc)
+                return
+            if rest is not None:
+                if out is None:
+                    out = self._out = deque()
+                self._writer_task = self.spawn(self._writer(out, rest), "writer")
+            return
         if out is None:
             out = self._out = deque()
         elif len(out) >= SEND_QUEUE_MAX:
@@ -173,9 +189,12 @@ class Connection:
     async def catch_up(self) -> None:
         """Send what may have been missed (subclasses)."""
 
-    async def _writer(self, out: deque[str]) -> None:
-        """Write pending frames in order, then end; ``send`` starts a new one when needed."""
+    async def _writer(self, out: deque[str], first: Awaitable[None] | None = None) -> None:
+        """Write pending frames in order (after ``first``, a write under way), then end; ``send``
+        starts a new one when needed."""
         try:
+            if first is not None:
+                await first
             while out:
                 await self.ws.send_text(out.popleft())
         finally:
@@ -199,11 +218,18 @@ class Connection:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
-                log.error("socket.task_failed", kind=self.kind, task=task.get_name(), error=type(exc).__name__)
-            self.close(1011, "internal error")
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed(exc, task.get_name())
+
+    def _write_failed(self, exc: Exception) -> None:
+        self._failed(exc, f"{self.kind}-writer")
+
+    def _failed(self, exc: BaseException, task: str) -> None:
+        """A task of this socket (or a write) failed: a socket gone is expected, anything else
+        logged; either way the socket is closed (1011), and the client resumes."""
+        if not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
+            log.error("socket.task_failed", kind=self.kind, task=task, error=type(exc).__name__)
+        self.close(1011, "internal error")
 
     def close(self, code: int, reason: str = "") -> None:
         """Close from the server side (idempotent); the reader ends once the close completes."""
@@ -336,3 +362,43 @@ class Connection:
 def parse_json(frame: str) -> dict[str, Any]:
     value = jsoncodec.loads(frame)
     return value if isinstance(value, dict) else {}
+
+
+def start_eagerly(coro: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
+    """Run ``coro`` in the calling code until it first waits: None when it finished without
+    waiting, else an awaitable that finishes it (await it in a task). Raises what ``coro``
+    raises before it waits.
+
+    What Python 3.12's ``asyncio.eager_task_factory`` does for a whole loop, for one call: a
+    websocket write that the transport takes at once never waits, so it needs no task, and the
+    frame goes out without a loop turn (docs/performance.md).
+    """
+    try:
+        blocked = coro.send(None)
+    except StopIteration:
+        return None
+    return _Rest(coro, blocked)
+
+
+class _Rest:
+    """The rest of a coroutine that :func:`start_eagerly` ran until it yielded ``blocked`` (the
+    future it waits for); awaiting this hands that future to the awaiting task and goes on."""
+
+    __slots__ = ("_blocked", "_coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], blocked: Any) -> None:
+        self._coro, self._blocked = coro, blocked
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        blocked = self._blocked
+        while True:
+            try:
+                value = yield blocked
+            except BaseException as exc:  # cancelled (or closed): the coroutine decides what follows
+                step = functools.partial(self._coro.throw, exc)
+            else:
+                step = functools.partial(self._coro.send, value)
+            try:
+                blocked = step()
+            except StopIteration:
+                return

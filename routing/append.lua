@@ -12,8 +12,10 @@
 --       checked first
 -- A conversation created with an idle time (field idle_ms, asked for by its channel) ends after
 -- that long with no message: each message restarts its 'idle' timer.
--- Returns: {'ok', seq, escalated} | {'dup', seq} | {'queued', seq, peers_on_shift, escalated} |
---          {'err', code}; escalated: the reasons escalated by this call, comma-separated
+-- Returns: {'ok', seq, escalated[, accepted]} | {'dup', seq} |
+--          {'queued', seq, peers_on_shift, escalated} |
+--          {'err', code}; escalated: the reasons escalated by this call, comma-separated;
+--          accepted: on a peer's first message, when it accepted (ms), else ''
 local conv, sender, cid, text, at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now_ms, actor, wait_ms = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local f = msg_fields(conv)
@@ -40,7 +42,13 @@ if cid ~= '' then
 end
 redis.call('HINCRBY', K.stats, 'messages_' .. sender, 1)
 redis.call('HSET', K.conv(conv), 'last', now_ms, 'last_' .. sender, now_ms)
-if sender == 'peer' then clear_first_reply_timers(conv) end
+local accepted = ''  -- a peer's first message: when its peer accepted (for the first_reply histogram)
+if sender == 'peer' then
+  clear_first_reply_timers(conv)
+  if redis.call('HSETNX', K.conv(conv), 'first_reply', now_ms) == 1 then
+    accepted = redis.call('HGET', K.conv(conv), 'accepted') or ''
+  end
+end
 if idle_ms > 0 then redis.call('ZADD', K.timers, now_ms + idle_ms, 'idle|' .. conv) end
 if state == 'new' and sender == 'seeker' then
   -- Risk from this text, or from before it (a check-in that said "not safe"): the risk band.
@@ -61,4 +69,4 @@ end
 if sender == 'seeker' and ARGV[10] == '1' and not escalate_conv(conv, 'risk', now_ms, false) then
   return {'ok', seq, 'risk'}
 end
-return {'ok', seq, ''}
+return {'ok', seq, '', accepted}

@@ -6,6 +6,7 @@ values; socket code never talks to Redis for routing itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -45,7 +46,19 @@ def now_ms() -> int:
 
 def iso_now() -> str:
     """Now as ISO 8601 UTC with milliseconds, e.g. ``2026-11-25T04:20:00.123Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(now_ms())
+
+
+def iso_ms(ms: int) -> str:
+    """``ms`` (milliseconds since the Unix epoch) as ISO 8601 UTC with milliseconds, e.g.
+    ``2026-11-25T04:20:00.123Z``: the text of :func:`iso_now` at that instant."""
+    second, milli = divmod(ms, 1000)
+    return f"{_iso_second(second)}.{milli:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)  # every message is stamped, and most share their second
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def token_hash(token: str) -> str:
@@ -220,8 +233,9 @@ class Engine:
         Raises :class:`RoutingError` when the conversation is unknown or ended, or not the
         acting peer's.
         """
+        now = now_ms()
         reply = await self.scripts.call(
-            "append", conv, sender, client_id, text, iso_now(), now_ms(), actor,
+            "append", conv, sender, client_id, text, iso_ms(now), now, actor,
             int(self.settings.wait_escalate_s * 1000), "1" if risk else "0",
             new_id() if sender == "seeker" else "", int(self.settings.offer_timeout_s * 1000), once_ttl_s)
         kind = str(reply[0])
@@ -232,19 +246,10 @@ class Engine:
         if kind == "queued":
             return AppendResult(seq=int(reply[1]), queued=True, peers_on_shift=int(reply[2]),
                                 escalated=_reasons(reply[3]))
-        if sender == "peer":
-            await self._first_reply(conv)
-        return AppendResult(seq=int(reply[1]), escalated=_reasons(reply[2]))
-
-    async def _first_reply(self, conv: str) -> None:
-        """Time to a peer's first reply (metrics): marked once per conversation (HSETNX)."""
-        now = now_ms()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(self.keys.conv(conv), "first_reply", now)
-            pipe.hget(self.keys.conv(conv), "accepted")
-            first, accepted = await pipe.execute()
-        if first and accepted:
+        accepted = reply[3] if len(reply) > 3 else b""
+        if accepted:  # a peer's first message (marked once per conversation by the script)
             await histograms.observe(self.redis, self.keys, "first_reply", max(0, now - int(accepted)) / 1000)
+        return AppendResult(seq=int(reply[1]), escalated=_reasons(reply[2]))
 
     async def confirm_replicated(self) -> None:
         """Wait until ``CHATD_REDIS_MIN_REPLICAS`` replicas have every write made so far; raises

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +34,8 @@ REPLICATION_WAIT_MS = 1000
 # clients' resync shows what survived).
 REPLICATED = frozenset({"append", "forget"})
 
+_LUA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 SCRIPT_NAMES = ("append", "offers", "accept", "release_offer", "end", "release", "escalate",
                 "shift", "presence", "forget", "debrief_end", "assigned", "match", "lease",
                 "noreply", "checkin")
@@ -43,13 +47,33 @@ def script_source(name: str, constants: dict[str, Any] | None = None) -> str:
     ``constants`` (JSON-able: the service's own texts and settings a script needs, such as the
     escalation texts) become the Lua table ``CONST``. They are part of the source, so they cost
     no argument per call; processes with the same settings load the same script (same SHA).
+    See :func:`constants_preamble` for what a call pays for them.
     """
     pkg = resources.files("routing")
     lib = pkg.joinpath("_lib.lua").read_text(encoding="utf-8")
+    return constants_preamble(constants or {}) + lib + "\n" + pkg.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+def constants_preamble(constants: dict[str, Any]) -> str:
+    """The Lua line that defines ``CONST``: numbers as literals, everything else (the texts) as
+    one JSON string decoded on the first read of a non-number field, within that call.
+
+    Redis runs a script's whole body on every call, so a ``cjson.decode`` of the ~2.4 KB of
+    texts at the top cost every call ~12 us of Redis's CPU (measured with ``INFO commandstats``,
+    ``usec_per_call`` of EVALSHA, against the same script without it), though only an
+    escalation reads them. Raises ValueError for a number field whose name is not a Lua name.
+    """
+    numbers = {k: v for k, v in constants.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for key, value in numbers.items():
+        if not _LUA_NAME.fullmatch(key) or not math.isfinite(value):
+            raise ValueError(f"script constant {key!r} = {value!r} cannot be a Lua literal")
+    rest = {k: v for k, v in constants.items() if k not in numbers}
     # ASCII-only JSON, then escaped as a Lua string literal: no byte of the texts can end it.
-    literal = json.dumps(constants or {}, ensure_ascii=True).replace("\\", "\\\\").replace('"', '\\"')
-    preamble = f'local CONST = cjson.decode("{literal}")\n'
-    return preamble + lib + "\n" + pkg.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    literal = json.dumps(rest, ensure_ascii=True).replace("\\", "\\\\").replace('"', '\\"')
+    fields = ", ".join(f"{key} = {value!r}" for key, value in numbers.items())
+    return (f"local CONST = setmetatable({{{fields}}}, {{__index = function(t, k)\n"
+            f'  setmetatable(t, nil); for name, v in pairs(cjson.decode("{literal}")) do t[name] = v end\n'
+            f"  return t[k]\nend}})\n")
 
 
 class NotReplicated(RedisError):
@@ -71,14 +95,16 @@ class Scripts:
     """The registered scripts; calling one reloads it by itself when Redis does not know it
     (NOSCRIPT: after a restart, or on a replica just promoted, whose script cache may be empty).
 
-    Calls are pipelined by one sender task: a call made while a batch is on its way joins the
-    next one, and a batch is one write and one read for Redis instead of one of each per call.
-    At low load a batch is one call; under load (hundreds of sockets writing at once) batches
-    grow by themselves, so a backlog drains in a few round trips instead of one per call.
-    Measured in bench figure 2 (docs/performance.md): the same CPU, and ~1 s stalls gone.
-    Redis runs scripts one at a time anyway, so one pipeline in flight costs no parallelism.
-    Each call gets its own reply or error; calls of one task stay in order; a call whose
-    arguments cannot be encoded never joins a batch, so it fails alone.
+    Calls are pipelined, one batch on its way at a time: a call made while a batch is on its
+    way joins the next one, and a batch is one write and one read for Redis instead of one of
+    each per call. At low load a batch is one call; under load (hundreds of sockets writing at
+    once) batches grow by themselves, so a backlog drains in a few round trips instead of one
+    per call. Measured in bench figure 2 (docs/performance.md): the same CPU, and ~1 s stalls
+    gone. Redis runs scripts one at a time anyway, so one pipeline in flight costs no
+    parallelism. A call made when nothing is on its way is sent by its caller's own task, at
+    once; the calls that came meanwhile are then sent by a sender task, batch after batch, until
+    none is left. Each call gets its own reply or error; calls of one task stay in order; a call
+    whose arguments cannot be encoded never joins a batch, so it fails alone.
 
     **Waiting for replicas.** With ``min_replicas`` ≥ 1, a batch holding a REPLICATED step ends
     with ``INCR P:fence`` and ``WAIT min_replicas 1000``, on the same connection: WAIT blocks
@@ -101,6 +127,9 @@ class Scripts:
             name: redis.register_script(script_source(name, constants)) for name in SCRIPT_NAMES}
         self._batch: list[_Call] = []
         self._sender: asyncio.Task[None] | None = None
+        # While a caller sends its own call (see call): its deadline, which aclose brings forward.
+        self._direct: asyncio.Timeout | None = None
+        self._direct_aborted = False
         self._encoder = redis.get_encoder()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     async def call(self, name: str, *args: Any) -> Any:
@@ -115,10 +144,32 @@ class Scripts:
         for arg in argv:
             self._encoder.encode(arg)  # what packing the pipeline would do with it, and raise
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append(_Call(name, self._scripts[name], argv, fut))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
+        call = _Call(name, self._scripts[name], argv, fut)
+        if self._sender is None and self._direct is None:
+            # Nothing on its way: send it from this task, without waiting for a sender task to
+            # be scheduled (one event-loop turn, which at load is the other sockets' work).
+            try:
+                async with asyncio.timeout(BATCH_TIMEOUT_S) as self._direct:
+                    await self._send([call])
+            except BaseException as exc:
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # marked retrieved: the raise below is what the caller gets
+                if isinstance(exc, TimeoutError) and self._direct_aborted:
+                    raise RedisError("shutting down") from None
+                raise
+            finally:
+                self._direct, self._direct_aborted = None, False
+                self._start_sender()
+            return fut.result()
+        self._batch.append(call)
+        if self._direct is None:
+            self._start_sender()
         return await fut
+
+    def _start_sender(self) -> None:
+        """Start the sender task when calls wait and none runs (the direct caller starts it when done)."""
+        if self._batch and self._sender is None:
+            self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
 
     async def confirm_replicated(self) -> None:
         """Return once ``min_replicas`` replicas have every write the primary made so far (at once
@@ -142,10 +193,18 @@ class Scripts:
         """Stop the sender (at shutdown, before the Redis pool closes): calls on their way or
         waiting fail with ``RedisError`` instead of hanging; a later call starts a new sender.
         """
+        if self._direct is not None:  # a caller's own send: its deadline is now
+            self._direct_aborted = True
+            self._direct.reschedule(asyncio.get_running_loop().time())
         sender = self._sender
         if sender is not None:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
+        # Calls waiting for a direct caller's send to end (see call) had no sender yet.
+        waiting, self._batch = self._batch, []
+        for call in waiting:
+            if not call.fut.done():
+                call.fut.set_exception(RedisError("shutting down"))
 
     async def _drain(self) -> None:
         """The one sender: sends what is waiting as one pipeline, then what came meanwhile."""
@@ -166,7 +225,7 @@ class Scripts:
         wait = self.min_replicas > 0 and any(call.name in REPLICATED for call in batch)
         if len(batch) == 1 and not wait:
             call = batch[0]
-            await _settle(call.fut, asyncio.wait_for(call.script(keys=[], args=call.args), BATCH_TIMEOUT_S))
+            await _settle(call.fut, _within(call.script(keys=[], args=call.args), BATCH_TIMEOUT_S))
             return
         try:
             async with asyncio.timeout(BATCH_TIMEOUT_S), self.redis.pipeline(transaction=False) as pipe:
@@ -229,3 +288,10 @@ async def _settle(fut: asyncio.Future[Any], call: Awaitable[Any]) -> None:
     else:
         if not fut.done():
             fut.set_result(result)
+
+
+async def _within(call: Awaitable[Any], timeout_s: float) -> Any:
+    """``call``'s result, or TimeoutError after ``timeout_s``. Not ``asyncio.wait_for``: before
+    Python 3.12 it runs the awaitable in a task of its own, a task and a loop turn per call."""
+    async with asyncio.timeout(timeout_s):
+        return await call

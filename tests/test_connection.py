@@ -67,6 +67,50 @@ async def test_frames_go_out_in_order_and_an_overflow_closes_the_socket() -> Non
     await asyncio.gather(*conn._tasks, return_exceptions=True)
 
 
+async def test_a_frame_is_written_at_once_and_one_that_must_wait_keeps_the_order() -> None:
+    """On a socket with nothing pending a frame is written in the sender's own step (no writer
+    task); a write that has to wait (the client reads slowly) goes on in a writer task, and the
+    frames sent meanwhile follow it, in order."""
+    written = _Written()
+    conn = Connection(cast(Any, written), cast(Any, None))
+    conn.send("a")
+    assert written.texts == ["a"] and conn._writer_task is None and conn._out is None
+    gate = asyncio.Event()
+
+    async def slow(text: str) -> None:
+        await gate.wait()
+        written.texts.append(text)
+
+    written.send_text = slow  # type: ignore[method-assign]
+    conn.send("b")
+    conn.send("c")
+    await asyncio.sleep(0)
+    assert written.texts == ["a"] and conn._writer_task is not None
+    gate.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert written.texts == ["a", "b", "c"] and conn._writer_task is None
+    conn.send("d")  # nothing pending again: at once
+    assert written.texts == ["a", "b", "c", "d"]
+
+
+async def test_a_write_that_fails_at_once_closes_the_socket() -> None:
+    """A socket gone under the writer (the write raises before it could wait) is closed, as a
+    failed writer task's is."""
+    written = _Written()
+
+    async def gone(text: str) -> None:
+        raise RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'")
+
+    written.send_text = gone  # type: ignore[method-assign]
+    conn = Connection(cast(Any, written), cast(Any, None))
+    conn.send("a")
+    assert conn.close_code == 1011
+    for task in list(conn._tasks):
+        task.cancel()
+    await asyncio.gather(*conn._tasks, return_exceptions=True)
+
+
 class _Unencodable(Connection):
     """A handler that fails the way a string with a lone surrogate fails on its way to Redis."""
 
