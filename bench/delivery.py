@@ -23,6 +23,7 @@ class Delivery:
     extra: int  # received more often than sent: a duplicate
     misrouted: int  # received by a socket of another conversation
     examples: tuple[str, ...] = ()
+    stragglers: int = 0  # sent before this period, received in it: late, not a duplicate
 
     @property
     def expected(self) -> int:
@@ -54,9 +55,10 @@ def delivery(tallies: Iterable[dict[str, Any]]) -> Delivery:
     sent: dict[str, int] = {}
     refused: dict[str, int] = {}
     received: dict[str, int] = {}
-    misrouted = 0
+    misrouted = stragglers = 0
     examples: list[str] = []
     for t in tallies:
+        stragglers += t.get("stragglers", 0)
         _add(sent, t["sent"])
         _add(refused, t["refused"])
         _add(received, t["received"])
@@ -67,5 +69,5 @@ def delivery(tallies: Iterable[dict[str, Any]]) -> Delivery:
     lost = sum(max(0, n - refused.get(c, 0) - received.get(c, 0)) for c, n in sent.items())
     extra = sum(max(0, n - sent.get(c, 0)) for c, n in received.items())
     return Delivery(sum(sent.values()), sum(refused.values()), sum(received.values()), lost, extra, misrouted,
-                    tuple(examples[:3]))
+                    tuple(examples[:3]), stragglers)
 

@@ -73,6 +73,10 @@ class Generator:
         self.errors: dict[str, int] = defaultdict(int)  # error frames seekers got, by code
         self.dropped = 0
         self.received: dict[str, int] = defaultdict(int)  # bench messages by conversation, since the last tally
+        # Messages sent in a step before the tally's period (``op_tally``'s ``from_step``) that
+        # arrive after its reset: late, counted apart, never as a second delivery in this period.
+        self.from_step = 0
+        self.stragglers = 0
         self.misrouted = 0
         self.misrouted_examples: list[str] = []
         self.first_sent: set[str] = set()  # conversations whose first message op_first sent
@@ -87,6 +91,9 @@ class Generator:
             self.misrouted += 1
             if len(self.misrouted_examples) < 3:
                 self.misrouted_examples.append(f"{conv} reached a socket of {sorted(expected)[:5]}")
+            return
+        if step < self.from_step:
+            self.stragglers += 1
             return
         self.received[conv] += 1
         self.samples[step].append((now - sent) / 1e6)
@@ -312,18 +319,21 @@ class Generator:
     async def op_samples(self, step: int) -> dict[str, Any]:
         return {"lat_ms": self.samples.pop(step, [])}
 
-    async def op_tally(self, reset: bool = True) -> dict[str, Any]:
+    async def op_tally(self, reset: bool = True, from_step: int = 0) -> dict[str, Any]:
         """Messages sent (and refused) by conversation on this generator's senders, received by
-        conversation on its receivers, and misrouted, since the last reset; then (``reset``)
-        start afresh."""
+        conversation on its receivers, misrouted, and stragglers (sent before the period),
+        since the last reset; then (``reset``) start afresh, the new period's messages being
+        those sent in ``from_step`` or later: an earlier one still on its way when a relay is
+        behind is late, not a second delivery of the new period's."""
         sent = {s.conv: s.tally_sent for s in self.seekers if s.tally_sent}
         refused = {s.conv: s.tally_refused for s in self.seekers if s.tally_refused}
         reply = {"sent": sent, "refused": refused, "received": dict(self.received), "misrouted": self.misrouted,
-                 "misrouted_examples": list(self.misrouted_examples)}
+                 "misrouted_examples": list(self.misrouted_examples), "stragglers": self.stragglers}
         if reset:
             for s in self.seekers:
                 s.tally_sent = s.tally_refused = 0
             self.received, self.misrouted, self.misrouted_examples = defaultdict(int), 0, []
+            self.stragglers, self.from_step = 0, from_step
         return reply
 
     async def op_sms(self, url: str, token: str, rate: float, duration_s: float, numbers: int) -> dict[str, Any]:

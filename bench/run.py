@@ -238,8 +238,8 @@ class Relay:
     def gens(self) -> list[Loadgen]:
         return [*self.seekers, *self.peers]
 
-    async def tally(self, reset: bool) -> list[dict[str, Any]]:
-        return [await g.call(60, op="tally", reset=reset) for g in self.gens]
+    async def tally(self, reset: bool, from_step: int = 0) -> list[dict[str, Any]]:
+        return [await g.call(60, op="tally", reset=reset, from_step=from_step) for g in self.gens]
 
 
 async def _step(relay: Relay, rate: float, duration_s: float, step: int) -> dict[str, Any]:
@@ -253,6 +253,9 @@ async def _step(relay: Relay, rate: float, duration_s: float, step: int) -> dict
     return {"errors": _sum_counts(s["errors"] for s in sends), "rate": rate, "sent": sent, "received": len(lat),
             "delivered_per_s": len(lat) / duration_s,
             "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": max(lat, default=None)}
+
+
+FIGURE3_FIRST_STEP = 100  # figure 2's windows are steps 1, 2, 3; figure 3's 100, 101, ...
 
 
 async def _measure_relay(relay: Relay, sizes: Sizes, procs: Procs, webhook_server: str = "") -> dict[str, Any]:
@@ -277,11 +280,11 @@ async def _measure_relay(relay: Relay, sizes: Sizes, procs: Procs, webhook_serve
     deadline = time.monotonic() + LATE_S
     while (d := delivery(await relay.tally(reset=False))).lost > d.misrouted and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-    figure2 = delivery(await relay.tally(reset=True))
+    figure2 = delivery(await relay.tally(reset=True, from_step=FIGURE3_FIRST_STEP))
     steps = []
     throughput: float | None = None
     for k, per_pair in enumerate(sizes.per_pair_rates):
-        s = await _step(relay, sizes.pairs * per_pair, sizes.step_s, 100 + k)
+        s = await _step(relay, sizes.pairs * per_pair, sizes.step_s, FIGURE3_FIRST_STEP + k)
         steps.append(s)
         _log(f"  step {s['rate']:.0f}/s: delivered {s['delivered_per_s']:.0f}/s, p99 {s['p99_ms']} ms "
              f"errors {s['errors']}")

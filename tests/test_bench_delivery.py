@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.delivery import Delivery, delivery
 from bench.loadgen import Generator
 from bench.peer_apps import PEER_APPS, PeerApp
+from bench.wire import bench_text
 from tests.conftest import RedisServer, free_port
 from tests.helpers import t
 
@@ -53,6 +54,23 @@ def test_an_exact_delivery_has_no_problem() -> None:
 ])
 def test_a_wrong_delivery_is_a_problem(tallies: list[dict[str, Any]], problem: str) -> None:
     assert any(p.startswith(problem) for p in delivery(tallies).problems("relay"))
+
+
+async def test_a_message_of_an_earlier_period_arriving_late_is_a_straggler_not_a_duplicate() -> None:
+    """A relay that fell behind in figure 2 may deliver figure-2 messages after the tally moved on
+    to figure 3: late, counted apart, never a second delivery of figure 3's one message."""
+    gen = Generator()
+    await gen.op_tally(reset=True, from_step=100)
+    gen._record(bench_text(2, 0, "c1"), 1_000_000, {"c1"})  # sent in figure 2's window 2
+    gen._record(bench_text(100, 0, "c1"), 1_000_000, {"c1"})  # sent in figure 3's first step
+    counted = await gen.op_tally(reset=False)
+    assert counted["received"] == {"c1": 1} and counted["stragglers"] == 1
+    d = delivery([tally({"c1": 1}, counted["received"]) | {"stragglers": counted["stragglers"]}])
+    assert d.problems("relay") == [] and d.stragglers == 1
+    # Counted as its own period's: a step before the period is late, one in it is not.
+    await gen.op_tally(reset=True)
+    gen._record(bench_text(2, 0, "c1"), 1_000_000, {"c1"})
+    assert (await gen.op_tally())["received"] == {"c1": 1}
 
 
 def test_a_refused_message_is_not_lost_and_may_still_arrive() -> None:
