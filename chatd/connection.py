@@ -119,7 +119,9 @@ class Connection:
             # Nothing pending: write it now. A socket that can take it (nearly always) takes it
             # without a writer task and the loop turn that task would wait for, and without a
             # queue; one that cannot (its client is slow to read) goes on in a writer task, and
-            # later frames queue behind it.
+            # later frames queue behind it. The first step runs in the caller's task (the hub's
+            # listener, another socket's reader): nothing on the way to the transport may depend
+            # on which task it is (uvicorn's websockets-sansio protocol, Starlette's WebSocket).
             try:
                 rest = start_eagerly(self.ws.send_text(text))
             except Exception as exc:

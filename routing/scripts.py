@@ -4,6 +4,7 @@ pipelined batches that wait for replicas when ``CHATD_REDIS_MIN_REPLICAS`` asks 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -24,6 +25,7 @@ log = get_logger(__name__)
 MAX_BATCH = 256  # calls in one pipeline at most
 # A caller gives up sooner (its own timeout); this bounds the sending task on a Redis that hangs.
 BATCH_TIMEOUT_S = 30.0
+CLOSE_WAIT_S = 5.0  # aclose waits this long at most for a caller's own send to end
 
 # CONTRACT.md section 8: replicas confirm within a second, or the sender is answered 'unavailable'.
 REPLICATION_WAIT_MS = 1000
@@ -127,9 +129,12 @@ class Scripts:
             name: redis.register_script(script_source(name, constants)) for name in SCRIPT_NAMES}
         self._batch: list[_Call] = []
         self._sender: asyncio.Task[None] | None = None
-        # While a caller sends its own call (see call): its deadline, which aclose brings forward.
+        # While a caller sends its own call (see call): its deadline, which aclose brings forward,
+        # and a future done when that send has ended, which aclose waits for.
         self._direct: asyncio.Timeout | None = None
+        self._direct_ended: asyncio.Future[None] | None = None
         self._direct_aborted = False
+        self._closing = False  # aclose under way: no sender is started
         self._encoder = redis.get_encoder()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     async def call(self, name: str, *args: Any) -> Any:
@@ -145,9 +150,13 @@ class Scripts:
             self._encoder.encode(arg)  # what packing the pipeline would do with it, and raise
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         call = _Call(name, self._scripts[name], argv, fut)
-        if self._sender is None and self._direct is None:
+        if self._sender is None and self._direct is None and not self._closing:
             # Nothing on its way: send it from this task, without waiting for a sender task to
-            # be scheduled (one event-loop turn, which at load is the other sockets' work).
+            # be scheduled (one event-loop turn, which at load is the other sockets' work). Unlike
+            # a batched call, this one's step is cut short if its caller is cancelled mid-send
+            # (redis-py then drops the connection): the step ran or not, and the client's retry,
+            # with the same client_id, stores it once either way.
+            ended = self._direct_ended = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(BATCH_TIMEOUT_S) as self._direct:
                     await self._send([call])
@@ -158,7 +167,8 @@ class Scripts:
                     raise RedisError("shutting down") from None
                 raise
             finally:
-                self._direct, self._direct_aborted = None, False
+                self._direct, self._direct_ended, self._direct_aborted = None, None, False
+                ended.set_result(None)
                 self._start_sender()
             return fut.result()
         self._batch.append(call)
@@ -167,8 +177,9 @@ class Scripts:
         return await fut
 
     def _start_sender(self) -> None:
-        """Start the sender task when calls wait and none runs (the direct caller starts it when done)."""
-        if self._batch and self._sender is None:
+        """Start the sender task when calls wait and none runs (the direct caller starts it when
+        done), unless aclose is under way."""
+        if self._batch and self._sender is None and not self._closing:
             self._sender = asyncio.create_task(self._drain(), name="scripts-sender")
 
     async def confirm_replicated(self) -> None:
@@ -193,18 +204,28 @@ class Scripts:
         """Stop the sender (at shutdown, before the Redis pool closes): calls on their way or
         waiting fail with ``RedisError`` instead of hanging; a later call starts a new sender.
         """
-        if self._direct is not None:  # a caller's own send: its deadline is now
-            self._direct_aborted = True
-            self._direct.reschedule(asyncio.get_running_loop().time())
-        sender = self._sender
-        if sender is not None:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-        # Calls waiting for a direct caller's send to end (see call) had no sender yet.
-        waiting, self._batch = self._batch, []
-        for call in waiting:
-            if not call.fut.done():
-                call.fut.set_exception(RedisError("shutting down"))
+        self._closing = True
+        try:
+            direct, ended = self._direct, self._direct_ended
+            if direct is not None and ended is not None:  # a caller's own send: its deadline is now
+                self._direct_aborted = True
+                if not direct.expired():  # else it is timing out already
+                    direct.reschedule(asyncio.get_running_loop().time())
+                # It ends at the caller's next step; nothing is on its way once aclose returns.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CLOSE_WAIT_S):
+                        await asyncio.shield(ended)
+            sender = self._sender
+            if sender is not None:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+            # Calls that waited for a direct caller's send to end (see call) had no sender yet.
+            waiting, self._batch = self._batch, []
+            for call in waiting:
+                if not call.fut.done():
+                    call.fut.set_exception(RedisError("shutting down"))
+        finally:
+            self._closing = False
 
     async def _drain(self) -> None:
         """The one sender: sends what is waiting as one pipeline, then what came meanwhile."""

@@ -119,6 +119,29 @@ async def test_closing_fails_calls_on_their_way_instead_of_leaving_them_hanging(
         await pauser.aclose()
 
 
+async def test_closing_returns_once_nothing_is_on_its_way_and_leaves_no_sender(
+        redis: Redis, prefix: str, redis_server: RedisServer) -> None:
+    """A call sent by its caller's own task while Redis does not answer: aclose ends it (an
+    error, not a hang) before returning, fails the call queued behind it, and starts no sender
+    for it, so nothing is left talking to a Redis pool about to close."""
+    pauser = Redis.from_url(redis_server.url)
+    try:
+        scripts = Scripts(redis, prefix)
+        await scripts.call("forget", "none")
+        await pauser.execute_command("CLIENT", "PAUSE", 3000, "ALL")
+        first = asyncio.ensure_future(scripts.call("forget", "none1"))
+        await asyncio.sleep(0.2)
+        second = asyncio.ensure_future(scripts.call("forget", "none2"))
+        await asyncio.sleep(0)
+        await scripts.aclose()
+        assert first.done()  # the caller's own send ended before aclose returned
+        assert scripts._sender is None
+        assert [type(r) for r in await asyncio.gather(first, second, return_exceptions=True)] == [RedisError] * 2
+        await pauser.execute_command("CLIENT", "UNPAUSE")
+    finally:
+        await pauser.aclose()
+
+
 async def test_a_call_that_cannot_be_encoded_fails_alone_and_its_batch_is_stored(redis: Redis, prefix: str) -> None:
     """One call in a batch with a string that is not valid UTF-8 (a lone surrogate) gets its own
     error; the other people's messages in the same pipeline are stored and acknowledged."""
